@@ -1,0 +1,217 @@
+"""The one typed configuration of BAT (a YAML file, validated with clear errors).
+
+`BatConfig` is the whole file; each section is a frozen pydantic model whose fields carry a
+description, so the same text shows in `--help`-style errors and in the Dagster launchpad.
+A key set in a file overrides only that key; an unknown key is an error (CLI exit code 2).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+
+class ConfigError(ValueError):
+    """A configuration file or value is wrong; the message says where and how to fix it."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DataConfig(_Section):
+    event_types: list[str] | None = Field(
+        default=None,
+        description="Event-type vocabulary; null learns it from the first load and keeps it.",
+    )
+    columns: dict[str, str] = Field(
+        default_factory=dict,
+        description="Source mapping: canonical column name -> column name in the files.",
+    )
+    timestamp_format: str | None = Field(
+        default=None,
+        description="strptime format (e.g. '%d/%m/%Y %H:%M') or epoch unit 's' / 'ms'; "
+        "null = ISO 8601.",
+    )
+    event_map: dict[str, str] = Field(
+        default_factory=dict,
+        description="Renames event names of the source to canonical ones (source -> canonical).",
+    )
+    future_skew_minutes: int = Field(
+        default=5, ge=0, description="Events later than now + this skew are quarantined."
+    )
+    max_reject_share: float = Field(
+        default=0.5,
+        ge=0.0,
+        le=1.0,
+        description="A file whose malformed-line share exceeds this is refused whole.",
+    )
+    max_duplicate_share: float = Field(
+        default=0.05, ge=0.0, le=1.0, description="Quality check: highest share of duplicates."
+    )
+    volume_tolerance: float = Field(
+        default=0.5,
+        ge=0.0,
+        description="Quality check: a day's row count may differ from the trailing "
+        "median by at most this fraction.",
+    )
+    volume_trailing_days: int = Field(
+        default=7, ge=1, description="Quality check: days of history for the volume check."
+    )
+
+    @field_validator("columns")
+    @classmethod
+    def _known_columns(cls, value: dict[str, str]) -> dict[str, str]:
+        from bat_pipeline.contract import CANONICAL_COLUMNS
+
+        unknown = sorted(set(value) - set(CANONICAL_COLUMNS))
+        if unknown:
+            raise ValueError(
+                f"unknown canonical column(s) {unknown}; map one of {list(CANONICAL_COLUMNS)}"
+            )
+        return value
+
+
+class TaskConfig(_Section):
+    target_event: str = Field(
+        default="purchase", description="Event type to predict, or 'any' (any activity)."
+    )
+    churn: bool = Field(
+        default=False,
+        description="Invert the label: 1 = the user does NOT do target_event (churn).",
+    )
+    horizon_days: int = Field(
+        default=14, ge=1, description="Label window: does the target happen in [t, t+horizon)?"
+    )
+    lookback_days: int = Field(
+        default=60, ge=1, description="History before the cutoff t fed to the model, in days."
+    )
+    bucket: Literal["day", "week"] = Field(
+        default="day", description="Time bucket of the activity sequence: day or week."
+    )
+    cutoff_every_days: int = Field(
+        default=7, ge=1, description="Spacing of the sample cutoffs t, in days."
+    )
+
+    @property
+    def bucket_days(self) -> int:
+        return 7 if self.bucket == "week" else 1
+
+    @property
+    def lookback_buckets(self) -> int:
+        """Length of the model's input sequence, in buckets."""
+        return max(1, self.lookback_days // self.bucket_days)
+
+
+class ModelConfig(_Section):
+    hidden_size: int = Field(default=64, ge=1, description="LSTM hidden units per layer.")
+    num_layers: int = Field(default=2, ge=1, description="Stacked LSTM layers.")
+    dropout: float = Field(default=0.2, ge=0.0, lt=1.0, description="Dropout between layers.")
+    learning_rate: float = Field(default=1e-3, gt=0.0, description="Adam learning rate.")
+    lr_decay: float = Field(
+        default=0.95, gt=0.0, le=1.0, description="Learning-rate multiplier per epoch."
+    )
+    batch_size: int = Field(default=128, ge=1, description="Sequences per training batch.")
+    max_epochs: int = Field(default=30, ge=1, description="Upper bound on training epochs.")
+    patience: int = Field(
+        default=3, ge=1, description="Early stopping: epochs without val/loss improvement."
+    )
+    seed: int = Field(default=42, description="Seed for data order and weight init.")
+    use_static: bool = Field(
+        default=True, description="Join static context (device, channel) to the sequence."
+    )
+    accelerator: Literal["auto", "cpu", "gpu"] = Field(
+        default="auto", description="auto = a GPU when one is present, else CPU."
+    )
+
+
+class GatesConfig(_Section):
+    min_accuracy: float = Field(default=0.80, description="Lowest test accuracy to promote.")
+    min_auc: float = Field(default=0.0, description="Lowest test ROC AUC to promote.")
+    max_loss_gap: float = Field(
+        default=0.1, description="Highest val_loss - train_loss (overfitting) to promote."
+    )
+    must_beat_baseline: bool = Field(
+        default=True, description="The LSTM's AUC must exceed the baseline's AUC."
+    )
+    max_regression: float = Field(
+        default=0.01,
+        description="Largest AUC drop versus the current champion (same test window).",
+    )
+
+
+class DriftConfig(_Section):
+    threshold: float = Field(
+        default=0.2, gt=0.0, description="PSI above which a feature counts as drifted."
+    )
+    window_days: int = Field(default=7, ge=1, description="Length of the current drift window.")
+    cooldown_hours: float = Field(
+        default=24.0, ge=0.0, description="Least time between two drift-triggered retrains."
+    )
+
+
+class BatConfig(_Section):
+    data: DataConfig = Field(default_factory=DataConfig)
+    task: TaskConfig = Field(default_factory=TaskConfig)
+    model: ModelConfig = Field(default_factory=ModelConfig)
+    gates: GatesConfig = Field(default_factory=GatesConfig)
+    drift: DriftConfig = Field(default_factory=DriftConfig)
+
+    def merged(self, overrides: dict[str, Any]) -> BatConfig:
+        """This config with `overrides` ({section: {key: value}}) applied key by key."""
+        return parse_config(_deep_merge(self.model_dump(), overrides), "overrides")
+
+
+def _deep_merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in extra.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _deep_merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def parse_config(raw: Any, source: str) -> BatConfig:
+    """Validate a parsed YAML document; errors name the file, the key path and the fix."""
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{source}: the top level must be a mapping of sections, got {raw!r}")
+    try:
+        return BatConfig.model_validate(raw)
+    except ValidationError as exc:
+        lines = []
+        for err in exc.errors():
+            where = ".".join(str(p) for p in err["loc"]) or "(top level)"
+            if err["type"] == "extra_forbidden":
+                section = err["loc"][0] if len(err["loc"]) > 1 else None
+                allowed = (
+                    sorted(BatConfig.model_fields[section].annotation.model_fields)
+                    if section in BatConfig.model_fields
+                    else sorted(BatConfig.model_fields)
+                )
+                lines.append(f"  {where}: unknown key (allowed here: {', '.join(allowed)})")
+            else:
+                lines.append(f"  {where}: {err['msg']} (got {err.get('input')!r})")
+        raise ConfigError(f"{source}: invalid configuration\n" + "\n".join(lines)) from None
+
+
+def load_config(path: Path | str | None, home: Path | None = None) -> BatConfig:
+    """Read the config file `path`, else `home/bat.yaml` if present, else the defaults."""
+    import yaml
+
+    if path is None and home is not None and (home / "bat.yaml").is_file():
+        path = home / "bat.yaml"
+    if path is None:
+        return BatConfig()
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"config file {path} does not exist (pass an existing YAML file)")
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+    return parse_config(raw, str(path))
