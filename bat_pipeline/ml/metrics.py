@@ -1,0 +1,87 @@
+"""Binary classification metrics of predicted probabilities, with undefined values as `None`.
+
+A metric that cannot be computed (one class only, NaN probabilities, no rows) is `None`, never
+0 or NaN, so that a gate can refuse it explicitly instead of comparing garbage (RELIABILITY C7).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+from sklearn import metrics as skm
+
+METRIC_NAMES = ("accuracy", "balanced_accuracy", "auc", "log_loss")
+
+Metric = Callable[[np.ndarray, np.ndarray], float | None]
+
+
+def classification_metrics(
+    y_true: np.ndarray, p: np.ndarray, threshold: float = 0.5
+) -> dict[str, float | None]:
+    """`accuracy`, `balanced_accuracy`, `auc`, `log_loss` of probabilities `p` for 0/1 labels.
+
+    Accuracy is defined for any non-empty, finite input; the others need both classes."""
+    y, prob = _validated(y_true, p)
+    undefined: dict[str, float | None] = dict.fromkeys(METRIC_NAMES)
+    if y.size == 0 or not np.isfinite(prob).all():
+        return undefined
+    predicted = (prob >= threshold).astype(np.int64)
+    out = undefined | {"accuracy": float(np.mean(predicted == y))}
+    if np.unique(y).size < 2:
+        return out
+    return out | {
+        "balanced_accuracy": float(skm.balanced_accuracy_score(y, predicted)),
+        "auc": float(skm.roc_auc_score(y, prob)),
+        "log_loss": float(skm.log_loss(y, prob, labels=[0, 1])),
+    }
+
+
+def bootstrap_ci(
+    y_true: np.ndarray,
+    p: np.ndarray,
+    metric: str | Metric = "auc",
+    n: int = 200,
+    seed: int = 0,
+    level: float = 0.95,
+) -> tuple[float, float] | None:
+    """Percentile bootstrap interval of `metric` (a name from `METRIC_NAMES` or a function
+    (y, p) -> float | None) over `n` resamples of the rows; `None` when the metric is undefined
+    on the full data or on more than half of the resamples."""
+    y, prob = _validated(y_true, p)
+    fn = _metric_fn(metric)
+    if y.size == 0 or fn(y, prob) is None:
+        return None
+    rng = np.random.default_rng(seed)
+    values = []
+    for _ in range(n):
+        idx = rng.integers(0, y.size, size=y.size)
+        value = fn(y[idx], prob[idx])
+        if value is not None:
+            values.append(value)
+    if len(values) < max(1, n // 2):
+        return None
+    tail = (1.0 - level) / 2 * 100
+    low, high = np.percentile(values, [tail, 100 - tail])
+    return float(low), float(high)
+
+
+def _metric_fn(metric: str | Metric) -> Metric:
+    if callable(metric):
+        return metric
+    if metric not in METRIC_NAMES:
+        raise ValueError(f"unknown metric {metric!r}; use one of {METRIC_NAMES} or a function")
+    return lambda y, p: classification_metrics(y, p)[metric]
+
+
+def _validated(y_true: np.ndarray, p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    y = np.asarray(y_true, dtype=np.float64).ravel()
+    prob = np.asarray(p, dtype=np.float64).ravel()
+    if y.shape != prob.shape:
+        raise ValueError(f"{y.size} labels but {prob.size} probabilities")
+    if not np.isin(y, (0.0, 1.0)).all():
+        raise ValueError("labels must be 0 or 1")
+    finite = prob[np.isfinite(prob)]
+    if finite.size and (finite.min() < 0.0 or finite.max() > 1.0):
+        raise ValueError("probabilities must lie in [0, 1]")
+    return y.astype(np.int64), prob

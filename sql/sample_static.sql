@@ -1,0 +1,8 @@
+-- Static context of each sample (view sample_index): the user's first device and channel.
+select
+    sample_index.sample_idx,
+    coalesce(user_profile.first_device, 'unknown') as device,
+    coalesce(user_profile.first_channel, 'unknown') as channel
+from sample_index
+left join user_profile on sample_index.user_id = user_profile.user_id
+order by sample_index.sample_idx

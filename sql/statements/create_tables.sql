@@ -1,0 +1,46 @@
+-- The warehouse schema. Every table is created only if missing, so this runs on every writer open.
+create table if not exists raw_events (
+    user_id varchar not null,
+    event_time timestamp not null,
+    event_type varchar not null,
+    session_id varchar,
+    value double,
+    device varchar,
+    channel varchar,
+    extra json,
+    partition_key varchar not null,
+    source_file varchar not null,
+    source_row bigint not null,
+    ingested_at timestamp not null
+);
+
+create table if not exists quarantine (
+    partition_key varchar not null,
+    source_file varchar not null,
+    source_row bigint,
+    reason varchar not null,
+    raw json,
+    ingested_at timestamp not null
+);
+
+create table if not exists ingest_log (
+    partition_key varchar primary key,
+    source_file varchar not null,
+    sha256 varchar not null,
+    rows_read bigint not null,
+    rows_loaded bigint not null,
+    rows_quarantined bigint not null,
+    ingested_at timestamp not null
+);
+
+create table if not exists vocabulary (
+    event_type varchar primary key,
+    first_seen timestamp not null
+);
+
+create table if not exists quality_results (
+    partition_key varchar not null,
+    passed boolean not null,
+    failed_expectations varchar[],
+    checked_at timestamp not null
+);

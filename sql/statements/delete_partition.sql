@@ -1,0 +1,1 @@
+delete from raw_events where partition_key = $partition_key

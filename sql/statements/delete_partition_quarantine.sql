@@ -1,0 +1,1 @@
+delete from quarantine where partition_key = $partition_key

@@ -1,0 +1,16 @@
+insert into raw_events by name
+select
+    user_id,
+    event_time,
+    event_type,
+    session_id,
+    value,
+    device,
+    channel,
+    extra,
+    source_row,
+    $partition_key as partition_key,
+    $source_file as source_file,
+    $ingested_at::timestamp as ingested_at
+from staged
+where reject_reason is null
