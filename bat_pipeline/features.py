@@ -15,11 +15,13 @@ from bat_pipeline.sqlfiles import sql
 from bat_pipeline.warehouse import fetch_one
 
 TABLES = ("events", "user_activity", "user_profile", "user_rfm")
+#: tables copied from a registered frame (training_samples <- samples_frame, ...)
+FRAME_TABLES = ("training_samples", "user_scores")
 
 
 def replace_table(con: duckdb.DuckDBPyConnection, name: str, params: dict | None = None) -> int:
     """(Re)build table `name` from `sql/<name>.sql`; returns its row count."""
-    if name not in TABLES and name != "training_samples":
+    if name not in (*TABLES, *FRAME_TABLES):
         raise ValueError(f"{name!r} is not a warehouse table built from sql/ ({TABLES})")
     con.execute("begin transaction")
     try:

@@ -65,7 +65,7 @@ class ExpectationOutcome:
     expectation: str  # GX expectation class name, e.g. "ExpectColumnValuesToNotBeNull"
     success: bool
     unexpected_count: int  # rows that broke it (0 for table-level ones)
-    observed: object  # observed value (row count, share of rows that broke it...), JSON-safe
+    observed: object  # row count, dtype, columns, or share of rows checked that broke it
     detail: str  # one human sentence: what was expected, what was seen
 
 
@@ -101,7 +101,10 @@ class _Spec:
 
 
 def _share(result: dict[str, Any]) -> float:
-    """Share of rows that broke a map expectation, in [0, 1]."""
+    """Share of the rows checked (nulls skipped) that broke a map expectation, in [0, 1].
+
+    This is the share GX compares with ``mostly``.
+    """
     return round(float(result.get("unexpected_percent") or 0.0) / 100.0, 6)
 
 
@@ -262,8 +265,14 @@ def _exception_message(exception_info: object) -> str | None:
     return None
 
 
-def _outcome(spec: _Spec, success: bool, result: dict[str, Any], error: str | None):
-    """Turn one GX expectation result into an :class:`ExpectationOutcome`."""
+def _outcome(
+    spec: _Spec, success: bool, result: dict[str, Any], error: str | None, dtypes: dict[str, str]
+) -> ExpectationOutcome:
+    """Turn one GX expectation result into an :class:`ExpectationOutcome`.
+
+    For dtype expectations the observed value is the full pandas dtype (GX reports only its
+    scalar type, e.g. "Timestamp" for ``datetime64[us, UTC]``).
+    """
     if error is not None:
         return ExpectationOutcome(
             spec.name, spec.expectation, False, 0, None,
@@ -271,15 +280,17 @@ def _outcome(spec: _Spec, success: bool, result: dict[str, Any], error: str | No
         )  # fmt: skip
     if spec.row_level:
         count = int(result.get("unexpected_count") or 0)
-        total = int(result.get("element_count") or 0)
+        checked = int(result.get("element_count") or 0) - int(result.get("missing_count") or 0)
         observed = spec.observe(result) if spec.observe else None
-        seen = f"{count} of {total} rows broke it"
+        seen = f"{count} of {checked} rows checked broke it"
         examples = result.get("partial_unexpected_list") or []
         if count and examples:
             seen += " (e.g. " + ", ".join(repr(_json_safe(e)) for e in examples[:3]) + ")"
     else:
         count = 0
         observed = _json_safe(result.get("observed_value"))
+        if spec.expectation == "ExpectColumnValuesToBeInTypeList":
+            observed = dtypes.get(spec.kwargs["column"], observed)
         seen = f"observed {observed}"
         missing = (result.get("details") or {}).get("mismatched", {}).get("missing")
         if missing:
@@ -483,11 +494,61 @@ def validate_events(
     missing = [s.name for s in specs if s.name not in by_name]
     if missing:
         raise QualitySuiteError(f"GX returned no result for {missing}")
-    outcomes = [_outcome(s, *by_name[s.name]) for s in specs]
+    dtypes = {str(c): str(t) for c, t in df.dtypes.items()}
+    outcomes = [_outcome(s, *by_name[s.name], dtypes) for s in specs]
     return QualityReport(
         success=all(o.success for o in outcomes),
         evaluated=evaluated,
         outcomes=outcomes,
         rows=len(df),
         docs_path=docs_path,
+    )
+
+
+def validate_volumes(
+    counts: pd.DataFrame,
+    *,
+    volume_tolerance: float = 0.5,
+    gx_dir: Path | None = None,
+    suite_name: str = "partition_volumes",
+) -> QualityReport:
+    """Volume check of many partitions in one GX run.
+
+    ``counts`` has one row per partition: ``partition_key``, ``rows`` (loaded rows) and
+    ``trailing_median`` (median rows of the partitions before it; NaN = no history, skipped).
+    The expectation is on ``ratio = rows / trailing_median`` within 1 ± ``volume_tolerance``;
+    ``unexpected_count`` is the number of partitions outside that band.
+    """
+    if not 0 <= volume_tolerance:
+        raise QualitySuiteError(f"volume_tolerance must be >= 0, got {volume_tolerance}")
+    frame = counts.assign(ratio=counts["rows"] / counts["trailing_median"])
+    specs = [
+        _Spec(
+            "volume_vs_trailing",
+            "ExpectColumnValuesToBeBetween",
+            {
+                "column": "ratio",
+                "min_value": max(0.0, 1.0 - volume_tolerance),
+                "max_value": 1.0 + volume_tolerance,
+            },
+            f"each partition's rows within {volume_tolerance:.0%} of its trailing median",
+            row_level=True,
+            observe=_share,
+        )
+    ]
+    gx_dir = Path(gx_dir).resolve() if gx_dir is not None else None
+    with _gx_lock(gx_dir), _env(GX_ANALYTICS_ENABLED="false"):
+        evaluated, suite_len, rows, _ = _run_suite(
+            frame[["partition_key", "rows", "trailing_median", "ratio"]],
+            specs,
+            suite_name=suite_name,
+            gx_dir=gx_dir,
+            docs_dir=None,
+        )
+    if not evaluated == suite_len == 1:
+        raise QualitySuiteError(f"GX evaluated {evaluated} volume expectations, expected 1")
+    _name, success, result, error = rows[0]
+    outcome = _outcome(specs[0], success, result, error, {})
+    return QualityReport(
+        success=outcome.success, evaluated=1, outcomes=[outcome], rows=len(frame), docs_path=None
     )

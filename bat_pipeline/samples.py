@@ -194,7 +194,7 @@ def build_sample_set(
     cutoffs = choose_cutoffs(first_day, as_of, task)
     splits = split_of_cutoffs(cutoffs)
     index = con.execute(
-        sql("training_samples"),
+        sql("sample_labels"),
         {
             "cutoffs": cutoffs,
             "lookback_days": task.lookback_days,
@@ -244,6 +244,22 @@ def build_sample_set(
     return samples, spec, index
 
 
+def inputs_for_index(
+    con: duckdb.DuckDBPyConnection, spec: FeatureSpec, index: pd.DataFrame
+) -> tuple[np.ndarray, np.ndarray]:
+    """Scaled sequences and static one-hot for (user_id, cutoff) rows, built with `spec`
+    (so a model is always fed the way it was trained, whatever the current config says)."""
+    _register_index(con, index)
+    try:
+        sequences = raw_sequences(
+            con, len(index), spec.event_types, spec.lookback_buckets, spec.bucket_days
+        )
+        static = encode_static(_static_frame(con), spec.static_categories)
+    finally:
+        con.unregister("sample_index")
+    return apply_scaler(sequences, spec.scaler_max), static
+
+
 def scoring_inputs(
     con: duckdb.DuckDBPyConnection, spec: FeatureSpec, as_of: date
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, date]:
@@ -254,20 +270,8 @@ def scoring_inputs(
     cutoff = floor_to_bucket(as_of, spec.bucket_days)
     users = con.execute(sql("users_seen_before"), {"as_of": cutoff}).df()
     index = pd.DataFrame({"user_id": users["user_id"], "cutoff": cutoff})
-    _register_index(con, index)
-    try:
-        sequences = raw_sequences(
-            con, len(index), spec.event_types, spec.lookback_buckets, spec.bucket_days
-        )
-        static = encode_static(_static_frame(con), spec.static_categories)
-    finally:
-        con.unregister("sample_index")
-    return (
-        index["user_id"].to_numpy(dtype=object),
-        apply_scaler(sequences, spec.scaler_max),
-        static,
-        cutoff,
-    )
+    sequences, static = inputs_for_index(con, spec, index)
+    return index["user_id"].to_numpy(dtype=object), sequences, static, cutoff
 
 
 def fingerprint(samples: SampleSet, spec: FeatureSpec) -> str:

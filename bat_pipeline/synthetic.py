@@ -90,23 +90,50 @@ _EVENT_TYPES = (*DEFAULT_EVENT_TYPES, NEW_EVENT_TYPE)
     _PURCHASE,
     _SUPPORT,
     _LIVE,
-) = (_EVENT_TYPES.index(t) for t in (
-    "home",
-    "search",
-    "product_view",
-    "add_to_cart",
-    "remove_from_cart",
-    "checkout",
-    "purchase",
-    "support_chat",
-    NEW_EVENT_TYPE,
-))
+) = (
+    _EVENT_TYPES.index(t)
+    for t in (
+        "home",
+        "search",
+        "product_view",
+        "add_to_cart",
+        "remove_from_cart",
+        "checkout",
+        "purchase",
+        "support_chat",
+        NEW_EVENT_TYPE,
+    )
+)
 #: mean seconds from the previous event of the session, per event type (index as _EVENT_TYPES).
 _GAP_MEAN_S = np.array([0, 20, 40, 25, 15, 35, 60, 90, 120], dtype=np.float64)
 #: relative session starts per hour of day (UTC): quiet nights, busy lunch and evenings.
 _HOURLY = np.array(
-    [0.6, 0.35, 0.2, 0.15, 0.15, 0.25, 0.6, 1.1, 1.5, 1.7, 1.8, 1.9,
-     2.1, 2.0, 1.8, 1.8, 1.9, 2.1, 2.5, 2.9, 3.1, 2.8, 2.0, 1.2]
+    [
+        0.6,
+        0.35,
+        0.2,
+        0.15,
+        0.15,
+        0.25,
+        0.6,
+        1.1,
+        1.5,
+        1.7,
+        1.8,
+        1.9,
+        2.1,
+        2.0,
+        1.8,
+        1.8,
+        1.9,
+        2.1,
+        2.5,
+        2.9,
+        3.1,
+        2.8,
+        2.0,
+        1.2,
+    ]
 )
 #: relative visit rate Monday..Sunday: weekends busier.
 _WEEKDAY = np.array([0.94, 0.92, 0.93, 0.95, 1.0, 1.2, 1.16])
@@ -139,7 +166,7 @@ class _Segment:
     idle_visit: float  # daily visit probability outside a shopping episode
     cycle_days: float  # typical days between purchases (need is full after this)
     base_hazard: float  # daily chance an episode starts regardless of need
-    need_hazard: float  # extra daily chance at full need
+    need_hazard: float  # extra daily chance once the days since the last purchase pass the cycle
     ramp_days: float  # mean days for intent to reach its peak within an episode
     abandon: float  # daily chance an episode ends without a purchase
     convert: float  # chance a checkout becomes a purchase
@@ -156,14 +183,90 @@ class _Segment:
 
 
 _SEGMENT_PARAMS = (
-    _Segment(0.22, 0.10, 14, 0.005, 0.22, 3, 0.04, 0.90, 900, 55, 0.45, 1.8, 0.3, 0.65, 0.12,
-             1.0, (0.40, 0.50, 0.10), (0.45, 0.10, 0.35, 0.10)),
-    _Segment(0.33, 0.16, 45, 0.025, 0.06, 4, 0.16, 0.40, 500, 40, 0.60, 3.0, 0.6, 0.50, 0.25,
-             1.0, (0.65, 0.25, 0.10), (0.35, 0.20, 0.10, 0.35)),
-    _Segment(0.25, 0.08, 30, 0.010, 0.12, 4, 0.09, 0.65, 400, 22, 0.40, 2.2, 1.3, 0.30, 0.40,
-             1.35, (0.55, 0.35, 0.10), (0.10, 0.45, 0.25, 0.20)),
-    _Segment(0.20, 0.12, 25, 0.010, 0.10, 4, 0.10, 0.60, 40, 35, 0.50, 1.8, 0.4, 0.50, 0.20,
-             1.0, (0.60, 0.30, 0.10), (0.20, 0.40, 0.10, 0.30)),
+    # loyal buyers: regular purchase rhythm, convert well
+    _Segment(
+        0.22,
+        0.12,
+        18,
+        0.003,
+        0.45,
+        4,
+        0.02,
+        0.85,
+        900,
+        55,
+        0.45,
+        1.8,
+        0.3,
+        0.65,
+        0.12,
+        1.0,
+        (0.40, 0.50, 0.10),
+        (0.45, 0.10, 0.35, 0.10),
+    ),
+    # browsers: visit and look a lot, start many episodes, rarely buy
+    _Segment(
+        0.33,
+        0.22,
+        100,
+        0.030,
+        0.30,
+        5,
+        0.15,
+        0.20,
+        500,
+        40,
+        0.60,
+        3.0,
+        0.6,
+        0.50,
+        0.25,
+        1.0,
+        (0.65, 0.25, 0.10),
+        (0.35, 0.20, 0.10, 0.35),
+    ),
+    # bargain hunters: search a lot, fill carts during the week, buy cheap at weekends
+    _Segment(
+        0.25,
+        0.12,
+        35,
+        0.005,
+        0.40,
+        5,
+        0.04,
+        0.30,
+        400,
+        22,
+        0.40,
+        2.2,
+        1.3,
+        0.30,
+        0.40,
+        2.8,
+        (0.55, 0.35, 0.10),
+        (0.10, 0.45, 0.25, 0.20),
+    ),
+    # churners: normal customers for a few weeks, then fading away
+    _Segment(
+        0.20,
+        0.15,
+        25,
+        0.005,
+        0.40,
+        4,
+        0.06,
+        0.60,
+        40,
+        35,
+        0.50,
+        1.8,
+        0.4,
+        0.50,
+        0.20,
+        1.0,
+        (0.60, 0.30, 0.10),
+        (0.20, 0.40, 0.10, 0.30),
+    ),
 )
 _LOYAL, _BROWSER, _BARGAIN, _CHURNER = range(4)
 
@@ -413,8 +516,13 @@ def _wave_population(users: int, days: int, seed: int, drift_day: int) -> _Popul
     # arrival rate grows linearly over three weeks, then stays: no single-day volume jump
     ramp = 21.0
     u = rng.random(n)
-    join_day = drift_day + np.floor(np.where(u < 0.5, ramp * np.sqrt(u / 0.5), ramp + (u - 0.5)
-                                             * 2 * max(days - drift_day - ramp, 1.0)))
+    join_day = drift_day + np.floor(
+        np.where(
+            u < 0.5,
+            ramp * np.sqrt(u / 0.5),
+            ramp + (u - 0.5) * 2 * max(days - drift_day - ramp, 1.0),
+        )
+    )
     channel_p = np.array([0.05, 0.50, 0.05, 0.40])
     return _new_users(rng, _user_names(users, n), segment, join_day.astype(np.int64), channel_p)
 
@@ -443,7 +551,9 @@ def _simulate_sessions(
     remove = cart & (rng.random(n) < seg["remove"][seg_s])
     checkout = cart & (rng.random(n) < (0.15 + 0.7 * intent_s) * effects.checkout_factor)
     weekend = seg["weekend_convert"][seg_s] if weekday >= 5 else 1.0
-    p_buy = np.minimum(0.98, seg["convert"][seg_s] * weekend * effects.convert_factor)
+    # the longer an episode has gone on, the readier the user is to buy
+    ready = 0.4 + 0.6 * np.minimum(1.0, pop.episode_age[user] / pop.ramp[user])
+    p_buy = np.minimum(0.98, seg["convert"][seg_s] * weekend * ready * effects.convert_factor)
     purchase = checkout & (rng.random(n) < p_buy)
     return _Sessions(user, rank, intent_s, n_cart, remove, checkout, purchase)
 
@@ -462,7 +572,7 @@ def _advance(pop: _Population, sessions: _Sessions, day: int, rng: np.random.Gen
     pop.since_purchase = np.where(bought, 0.0, pop.since_purchase + present)
     pop.episode_age = np.where(pop.in_episode, pop.episode_age + 1, 0)
     # need (time since the last purchase relative to the user's cycle) starts new episodes
-    need = np.minimum(pop.since_purchase / pop.cycle, 1.5) ** 3
+    need = 1.0 / (1.0 + np.exp(-15.0 * (pop.since_purchase / pop.cycle - 1.0)))
     hazard = pop.engagement * (seg["base_hazard"][s] + seg["need_hazard"][s] * need)
     start = present & ~pop.in_episode & ~bought & (u[1] < hazard)
     pop.in_episode |= start
@@ -544,8 +654,10 @@ def _repeat(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """`counts[i]` events of `event_type` for session i, with random keys in a stage band."""
     rows = np.repeat(sess, counts)
-    keys = key_base + key_spread * rng.random(len(rows)) if key_spread else np.full(
-        len(rows), key_base
+    keys = (
+        key_base + key_spread * rng.random(len(rows))
+        if key_spread
+        else np.full(len(rows), key_base)
     )
     return rows, np.full(len(rows), event_type, dtype=np.int8), keys
 

@@ -1,44 +1,8 @@
--- Point-in-time samples: for each cutoff t in $cutoffs, every user active in the
--- $lookback_days before t, labelled 1 if they do $target_event ('any' = any event) in
--- [t, t + $horizon_days) (inverted when $churn). Reads only user_activity buckets.
-with cutoffs as (
-    select unnest($cutoffs::date[]) as cutoff
-),
-
-active as (
-    select distinct
-        cutoffs.cutoff,
-        user_activity.user_id
-    from cutoffs
-    inner join user_activity
-        on
-            user_activity.bucket_start >= cutoffs.cutoff - to_days($lookback_days::integer)
-            and user_activity.bucket_start < cutoffs.cutoff
-),
-
-hits as (
-    select distinct
-        cutoffs.cutoff,
-        user_activity.user_id
-    from cutoffs
-    inner join user_activity
-        on
-            user_activity.bucket_start >= cutoffs.cutoff
-            and user_activity.bucket_start < cutoffs.cutoff + to_days($horizon_days::integer)
-    where
-        $target_event = 'any'
-        or coalesce(user_activity.event_counts[$target_event], 0) > 0
-),
-
-final as (
-    select
-        active.cutoff,
-        active.user_id,
-        (hits.user_id is not null) != $churn::boolean as label
-    from active
-    left join hits
-        on active.cutoff = hits.cutoff and active.user_id = hits.user_id
-)
-
-select * from final
-order by cutoff, user_id
+-- The sample index of the last training run (registered frame samples_frame): one row per
+-- (cutoff, user) with its label and split (0 train, 1 validation, 2 test).
+select
+    cutoff,
+    user_id,
+    label,
+    split
+from samples_frame

@@ -84,4 +84,6 @@ class SampleDataModule(L.LightningDataModule):
         return batch_loader(self.datasets[VAL], self.eval_batch_size, shuffle=False, seed=self.seed)
 
     def test_dataloader(self) -> DataLoader:
-        return batch_loader(self.datasets[TEST], self.eval_batch_size, shuffle=False, seed=self.seed)
+        return batch_loader(
+            self.datasets[TEST], self.eval_batch_size, shuffle=False, seed=self.seed
+        )

@@ -177,13 +177,14 @@ def train_lstm(
             save_on_train_epoch_end=True,
             enable_version_counter=False,
         )
-        stopper = EarlyStopping(monitor="val/loss", mode="min", patience=cfg.patience,
-                                check_finite=True)
+        stopper = EarlyStopping(
+            monitor="val/loss", mode="min", patience=cfg.patience, check_finite=True
+        )
         trainer = L.Trainer(
             accelerator=accelerator,
             devices=1,
             max_epochs=cfg.max_epochs,
-            callbacks=[history, stopper, best, *(callbacks or [])],
+            callbacks=[history, RngState(), stopper, best, *(callbacks or [])],
             logger=loggers or False,
             enable_progress_bar=progress_bar,
             enable_model_summary=False,
@@ -280,6 +281,22 @@ class EpochHistory(Callback):
         self.epochs = [dict(e) for e in state_dict["epochs"]]
 
 
+class RngState(Callback):
+    """The torch random generators (dropout masks) saved in each checkpoint, so that a resumed
+    run continues exactly as the uninterrupted one would have."""
+
+    def state_dict(self) -> dict[str, Any]:
+        state = {"cpu": torch.get_rng_state()}
+        if torch.cuda.is_available():
+            state["cuda"] = torch.cuda.get_rng_state_all()
+        return state
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        torch.set_rng_state(state_dict["cpu"])
+        if "cuda" in state_dict and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(state_dict["cuda"])
+
+
 # --------------------------------------------------------------------------- resume
 
 
@@ -302,8 +319,10 @@ def validate_checkpoint(path: Path) -> dict[str, Any]:
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # any unreadable file means the same thing: do not resume from it
-        raise CheckpointError(f"{path.name}: not loadable ({type(exc).__name__}: "
-                              f"{str(exc).splitlines()[0][:200] if str(exc) else ''})") from exc
+        raise CheckpointError(
+            f"{path.name}: not loadable ({type(exc).__name__}: "
+            f"{str(exc).splitlines()[0][:200] if str(exc) else ''})"
+        ) from exc
     if not isinstance(state, dict):
         raise CheckpointError(f"{path.name}: not a Lightning checkpoint")
     missing = [k for k in CHECKPOINT_KEYS if k not in state]
@@ -469,9 +488,9 @@ def _accelerator(cfg: ModelConfig) -> str:
 
 
 def _device(accelerator: str) -> torch.device:
-    return torch.device("cuda", torch.cuda.current_device()) if accelerator == "gpu" else (
-        torch.device("cpu")
-    )
+    if accelerator == "gpu":
+        return torch.device("cuda", torch.cuda.current_device())
+    return torch.device("cpu")
 
 
 def _log_interval(samples: SampleSet, cfg: ModelConfig) -> int:

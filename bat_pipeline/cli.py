@@ -1,0 +1,253 @@
+"""`bat-pipeline`: the command line (DESIGN.md section 5), a thin `main(argv) -> int`.
+
+Heavy libraries (Dagster, MLflow, torch, GX) are imported inside the commands that need them,
+so `--help` answers at once. `--json` prints one JSON object on stdout; logs go to stderr.
+Exit codes: 0 success, 1 the command ran and reports a failure, 2 bad usage or bad config.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Sequence
+from datetime import date
+from pathlib import Path
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+class UsageError(ValueError):
+    """Bad arguments or config: exit code 2."""
+
+
+def _date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date YYYY-MM-DD") from None
+
+
+def _window(text: str) -> tuple[date, date]:
+    parts = text.split(":")
+    if len(parts) != 2:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a window START:END (YYYY-MM-DD:YYYY-MM-DD)"
+        )
+    start, end = _date(parts[0]), _date(parts[1])
+    if end < start:
+        raise argparse.ArgumentTypeError(f"window {text!r} ends before it starts")
+    return start, end
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} must be at least 1")
+    return value
+
+
+def _emit(args: argparse.Namespace, payload: dict, human: Callable[[dict], str]) -> None:
+    if args.json:
+        sys.stdout.write(json.dumps(payload, default=str) + "\n")
+    else:
+        sys.stdout.write(human(payload) + "\n")
+
+
+def _home(args: argparse.Namespace):
+    from bat_pipeline.home import BatHome
+
+    return BatHome.from_env(args.home)
+
+
+def _config(args: argparse.Namespace):
+    from bat_pipeline.config import load_config
+
+    return load_config(args.config, _home(args).root)
+
+
+def _progress(label: str, enabled: bool) -> Callable[[int, int], None] | None:
+    if not enabled:
+        return None
+
+    def show(done: int, total: int) -> None:
+        width = 30
+        filled = int(width * done / max(total, 1))
+        sys.stderr.write(f"\r{label} [{'#' * filled}{'.' * (width - filled)}] {done}/{total}")
+        if done >= total:
+            sys.stderr.write("\n")
+        sys.stderr.flush()
+
+    return show
+
+
+# ---------------------------------------------------------------------------------- commands
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    from bat_pipeline.synthetic import DRIFT_KINDS, generate
+
+    if (args.drift is None) != (args.drift_start is None):
+        raise UsageError(
+            "--drift and --drift-start go together (e.g. --drift mobile_shift --drift-start 2026-04-01)"
+        )
+    if args.drift is not None and args.drift not in DRIFT_KINDS:
+        raise UsageError(f"--drift must be one of {', '.join(DRIFT_KINDS)}")
+    try:
+        summary = generate(
+            Path(args.out),
+            users=args.users,
+            days=args.days,
+            seed=args.seed,
+            start=args.start,
+            drift=args.drift,
+            drift_start=args.drift_start,
+            fmt=args.format,
+            progress=_progress("generate", sys.stderr.isatty() and not args.json),
+        )
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    payload = {
+        "out": str(summary.out),
+        "files": len(summary.files),
+        "events": summary.events,
+        "users": summary.users,
+        "days": summary.days,
+        "start": summary.start.isoformat(),
+        "drift": summary.drift,
+        "drift_start": summary.drift_start.isoformat() if summary.drift_start else None,
+    }
+    _emit(
+        args,
+        payload,
+        lambda p: (
+            f"wrote {p['files']} daily files ({p['events']:,} events, {p['users']:,} users) to {p['out']}"
+        ),
+    )
+    return EXIT_OK
+
+
+def cmd_ingest(args: argparse.Namespace) -> int:
+    from bat_pipeline.ingest_command import ingest_paths
+
+    home, cfg = _home(args), _config(args)
+    paths = [Path(p) for p in args.paths]
+    report = ingest_paths(
+        home, cfg, paths, progress=_progress("ingest", sys.stderr.isatty() and not args.json)
+    )
+    _emit(args, report, _ingest_text)
+    return EXIT_OK if not report["errors"] else EXIT_FAILED
+
+
+def _ingest_text(p: dict) -> str:
+    lines = [
+        f"read {p['rows_read']:,} rows: {p['rows_loaded']:,} loaded, {p['rows_quarantined']:,} quarantined"
+        f" ({p['files_loaded']} files loaded, {p['files_unchanged']} unchanged)"
+    ]
+    lines += [f"  quarantined {n:,} × {reason}" for reason, n in p["quarantine_reasons"].items()]
+    if p["quality_failed"]:
+        lines.append(f"quality checks FAILED for partitions: {', '.join(p['quality_failed'])}")
+    lines += [f"error: {e}" for e in p["errors"]]
+    return "\n".join(lines)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from bat_pipeline.run_command import run_training
+
+    home, cfg = _home(args), _config(args)
+    payload = run_training(
+        home, cfg, args.config, args.as_of.isoformat() if args.as_of else None, trigger=args.trigger
+    )
+    _emit(args, payload, _run_text)
+    return EXIT_OK if payload["status"] in ("promoted", "not_promoted") else EXIT_FAILED
+
+
+def _run_text(p: dict) -> str:
+    from bat_pipeline.run_command import describe_run
+
+    return describe_run(p)
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from bat_pipeline.demo import run_demo
+
+    return run_demo(_home(args), fast=args.fast, json_out=args.json)
+
+
+COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "generate": cmd_generate,
+    "ingest": cmd_ingest,
+    "run": cmd_run,
+    "demo": cmd_demo,
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--config", metavar="F", help="YAML config (default: BAT_HOME/bat.yaml if present)"
+    )
+    common.add_argument("--home", metavar="DIR", help="state folder (default: $BAT_HOME or ./.bat)")
+    common.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+
+    parser = argparse.ArgumentParser(
+        prog="bat-pipeline",
+        description="BAT: customer-behaviour prediction, from event logs to a promoted LSTM.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+
+    p = sub.add_parser(
+        "demo", parents=[common], help="synthetic data -> full loop -> where to look"
+    )
+    p.add_argument("--fast", action="store_true", help="smaller data and fewer epochs (for tests)")
+
+    p = sub.add_parser("generate", parents=[common], help="write synthetic daily event files")
+    p.add_argument("--out", required=True, metavar="DIR", help="output folder")
+    p.add_argument("--users", type=_positive, default=2000)
+    p.add_argument("--days", type=_positive, default=150)
+    p.add_argument("--seed", type=int, default=7)
+    p.add_argument("--start", type=_date, default=date(2026, 1, 1), help="first day YYYY-MM-DD")
+    p.add_argument("--drift-start", type=_date, help="first day of injected drift")
+    p.add_argument("--drift", help="conversion_drop | mobile_shift | new_event_type | segment_mix")
+    p.add_argument("--format", choices=("csv", "parquet"), default="csv")
+
+    p = sub.add_parser("ingest", parents=[common], help="load event files (CSV, CSV.gz, Parquet)")
+    p.add_argument("paths", nargs="+", metavar="PATH", help="files or folders of files")
+
+    p = sub.add_parser(
+        "run", parents=[common], help="features -> train -> evaluate -> gates -> promote"
+    )
+    p.add_argument("--as-of", type=_date, help="as-of date (default: the day after the last event)")
+    p.add_argument(
+        "--trigger",
+        default="manual",
+        choices=("manual", "schedule", "drift"),
+        help=argparse.SUPPRESS,
+    )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse exits 2 on bad usage, 0 on --help
+        return int(exc.code or 0)
+    from bat_pipeline.config import ConfigError
+
+    try:
+        return COMMANDS[args.command](args)
+    except (UsageError, ConfigError) as exc:
+        sys.stderr.write(f"bat-pipeline {args.command}: {exc}\n")
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        sys.stderr.write("interrupted\n")
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

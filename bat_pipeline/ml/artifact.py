@@ -1,0 +1,77 @@
+"""The model as files: weights (a plain state dict), architecture and feature spec, with a
+SHA-256 of the weights so a tampered file is refused (loaded with `weights_only=True`)."""
+
+from __future__ import annotations
+
+import hashlib
+import pickle
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from bat_pipeline.ml.model import SequenceNet
+
+WEIGHTS_FILE = "state_dict.pt"
+META_FILE = "model.json"
+
+
+class ModelIntegrityError(RuntimeError):
+    """A model artifact is missing, changed since it was logged, or not a plain state dict."""
+
+
+@dataclass(frozen=True)
+class ModelFiles:
+    """Where a saved model lies and the hash its weights must have."""
+
+    folder: Path
+    sha256: str
+
+
+def sha256_of(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def architecture_of(net: SequenceNet) -> dict:
+    return {
+        "n_features": net.n_features,
+        "n_static": net.n_static,
+        "hidden_size": net.lstm.hidden_size,
+        "num_layers": net.lstm.num_layers,
+        "dropout": float(net.lstm.dropout) if net.lstm.num_layers > 1 else 0.0,
+    }
+
+
+def save_model(net: SequenceNet, spec: dict, folder: Path) -> ModelFiles:
+    """Write state_dict.pt + model.json (architecture, feature spec, weights hash)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    weights = folder / WEIGHTS_FILE
+    torch.save({k: v.detach().cpu() for k, v in net.state_dict().items()}, weights)
+    digest = sha256_of(weights)
+    meta = {"architecture": architecture_of(net), "feature_spec": spec, "weights_sha256": digest}
+    (folder / META_FILE).write_text(json.dumps(meta, indent=2), encoding="utf-8")
+    return ModelFiles(folder, digest)
+
+
+def load_model(folder: Path, expected_sha256: str) -> tuple[SequenceNet, dict]:
+    """The network and its feature spec, after checking the weights against `expected_sha256`."""
+    weights, meta_path = folder / WEIGHTS_FILE, folder / META_FILE
+    for path in (weights, meta_path):
+        if not path.is_file():
+            raise ModelIntegrityError(f"model artifact {path} is missing")
+    actual = sha256_of(weights)
+    if actual != expected_sha256:
+        raise ModelIntegrityError(
+            f"model weights {weights} have SHA-256 {actual[:12]}…, but {expected_sha256[:12]}… "
+            "was logged: the artifact changed since training; refusing to load it"
+        )
+    meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    try:
+        state = torch.load(weights, map_location="cpu", weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, EOFError) as exc:
+        raise ModelIntegrityError(f"{weights} is not a plain tensor state dict: {exc}") from None
+    net = SequenceNet(**meta["architecture"])
+    net.load_state_dict(state)
+    net.eval()
+    return net, meta["feature_spec"]

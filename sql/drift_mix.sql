@@ -1,0 +1,37 @@
+-- Event counts in [$window_start, $window_end] (dates inclusive) per category of the
+-- categorical columns event_type, device and channel: one row per (dimension, category),
+-- category null where the column was empty. Exact (never sampled); one pass over the window.
+with windowed as (
+    select
+        event_type,
+        device,
+        channel
+    from events
+    where
+        event_time >= $window_start
+        and event_time < $window_end + interval 1 day
+),
+
+counted as (
+    select
+        -- bit set = column not in this grouping set; tells the sets apart when a value is null
+        grouping(event_type, device, channel) as grouping_id,
+        coalesce(event_type, device, channel) as category,
+        count(*) as n
+    from windowed
+    group by grouping sets ((event_type), (device), (channel))
+),
+
+final as (
+    select
+        category,
+        n,
+        case grouping_id
+            when 3 then 'event_type'
+            when 5 then 'device'
+            when 6 then 'channel'
+        end as dimension
+    from counted
+)
+
+select * from final
