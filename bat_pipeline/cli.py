@@ -177,10 +177,104 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return run_demo(_home(args), fast=args.fast, json_out=args.json)
 
 
+def _store(args: argparse.Namespace):
+    from bat_pipeline.orchestrate import prepare_dagster_home
+    from bat_pipeline.resources import MlflowResource
+
+    prepare_dagster_home(_home(args))
+    return MlflowResource().store()
+
+
+def cmd_score(args: argparse.Namespace) -> int:
+    from bat_pipeline.scoring_command import NoChampionError, score_to_file
+
+    home = _home(args)
+    _config(args)
+    try:
+        summary, path = score_to_file(
+            home.warehouse,
+            _store(args),
+            args.as_of.isoformat() if args.as_of else None,
+            Path(args.out),
+        )
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    except (NoChampionError, FileNotFoundError) as exc:
+        sys.stderr.write(f"bat-pipeline score: {exc}\n")
+        return EXIT_FAILED
+    payload = {**summary.__dict__, "out": str(path)}
+    _emit(
+        args,
+        payload,
+        lambda p: (
+            f"scored {p['users']:,} users ({p['dormant_users']:,} dormant) with version "
+            f"{p['model_version']} as of {p['cutoff']}: {p['out']}"
+        ),
+    )
+    return EXIT_OK
+
+
+def _model_text(label: str, ref: dict | None) -> str:
+    if ref is None:
+        return f"{label}: none"
+    m = ref["metrics"]
+    auc, acc = m.get("auc"), m.get("accuracy")
+    return (
+        f"{label}: version {ref['version']} (promoted {ref.get('promoted_at') or 'n/a'}), "
+        f"AUC {auc if auc is None else round(auc, 4)}, accuracy {acc if acc is None else round(acc, 4)}"
+    )
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from bat_pipeline.registry import CHAMPION, PREVIOUS, get_alias
+
+    _config(args)
+    store = _store(args)
+    payload = {}
+    for alias in (CHAMPION, PREVIOUS):
+        ref = get_alias(store, alias)
+        payload[alias] = (
+            {
+                "version": ref.version,
+                "metrics": ref.metrics,
+                "promoted_at": ref.promoted_at,
+                "run_id": ref.run_id,
+            }
+            if ref
+            else None
+        )
+    payload["registered_model"] = store.registered_model
+    payload["model_url"] = store.model_url()
+    _emit(
+        args,
+        payload,
+        lambda p: "\n".join(
+            [
+                _model_text(CHAMPION, p[CHAMPION]),
+                _model_text(PREVIOUS, p[PREVIOUS]),
+                f"registry: {p['model_url']}",
+            ]
+        ),
+    )
+    return EXIT_OK
+
+
+def cmd_rollback(args: argparse.Namespace) -> int:
+    from bat_pipeline.registry import rollback
+
+    _config(args)
+    decision = rollback(_store(args))
+    _emit(args, decision.to_dict(), lambda p: p["reason"])
+    return EXIT_OK if decision.promoted else EXIT_FAILED
+
+
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "generate": cmd_generate,
     "ingest": cmd_ingest,
     "run": cmd_run,
+    "score": cmd_score,
+    "status": cmd_status,
+    "rollback": cmd_rollback,
     "demo": cmd_demo,
 }
 
@@ -228,6 +322,15 @@ def build_parser() -> argparse.ArgumentParser:
         choices=("manual", "schedule", "drift"),
         help=argparse.SUPPRESS,
     )
+
+    p = sub.add_parser("score", parents=[common], help="champion scores for every known user")
+    p.add_argument("--as-of", type=_date, help="as-of date (default: the day after the last event)")
+    p.add_argument(
+        "--out", required=True, metavar="FILE", help="output file (.csv, .csv.gz or .parquet)"
+    )
+
+    sub.add_parser("status", parents=[common], help="champion and previous model, their metrics")
+    sub.add_parser("rollback", parents=[common], help="move champion back to previous")
     return parser
 
 

@@ -61,7 +61,7 @@ def build_profile(
     be compared; without, the window's own deciles become the edges. `max_events=None` reads
     every event however many there are.
     """
-    window = {"window_start": start, "window_end": end}
+    window: dict[str, Any] = {"window_start": start, "window_end": end}
     mix = _mix(con, window)
     n_events = sum(mix.get("event_type", {}).values())
     window["sample_rate"] = sample_rate(n_events, max_events)

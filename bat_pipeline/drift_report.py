@@ -110,11 +110,7 @@ def _table(features: list[FeatureDrift]) -> str:
     )
     rows = []
     for f in features:
-        description = USER_DAY_FEATURES.get(f.name) or _SEQUENCE_DESCRIPTIONS.get(f.name, "")
-        if f.kind == "mix":
-            description = "share of events per category; new: " + (
-                ", ".join(f.extra.get("unseen", [])) or "none"
-            )
+        description = _describe(f)
         means = ""
         if f.extra.get("ref_mean") is not None and f.extra.get("cur_mean") is not None:
             means = f"{f.extra['ref_mean']:.3g} → {f.extra['cur_mean']:.3g}"
@@ -128,6 +124,25 @@ def _table(features: list[FeatureDrift]) -> str:
             f'<td class="num">{html.escape(means)}</td></tr>'
         )
     return f"<table>{head}{''.join(rows)}</table>"
+
+
+def _describe(f: FeatureDrift) -> str:
+    """What the feature is, plus what moved for categorical and transition features."""
+    if f.kind == "mix":
+        return "share of events per category; new: " + (", ".join(f.extra["unseen"]) or "none")
+    text = USER_DAY_FEATURES.get(f.name) or _SEQUENCE_DESCRIPTIONS.get(f.name, "")
+    if f.name.startswith("next_after_"):
+        text = f"P(next event | {f.name.removeprefix('next_after_')}) within sessions"
+    elif f.name == "session_first_event":
+        text = "the first event of a session"
+    moved = f.extra.get("moved")
+    if isinstance(moved, list) and moved:
+        top = moved[0]
+        text += (
+            f"; most moved: {top['source']} → {top['target']} "
+            f"{top['ref_p']:.0%} → {top['cur_p']:.0%}"
+        )
+    return text
 
 
 def _number(value: float | None) -> str:

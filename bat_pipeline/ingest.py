@@ -201,7 +201,9 @@ def ingest_file(
             skipped=True,
         )
 
-    now = (now or datetime.now(UTC)).replace(tzinfo=None)
+    now = now or datetime.now(UTC)
+    if now.tzinfo is not None:  # compare in naive UTC, like the stored event times
+        now = now.astimezone(UTC).replace(tzinfo=None)
     raw = _read_raw(con, path, kind)
     found = _source_columns(path, raw.columns, cfg)
     _stage(con, raw, found)

@@ -19,9 +19,11 @@ with parsed as (
             when $ts_format::varchar is null
                 then try_cast(try_cast(trim(event_time) as timestamptz) as timestamp)
             when $ts_format = 's'
-                then try_cast(to_timestamp(try_cast(trim(event_time) as double)) as timestamp)
+                then try_cast(try(to_timestamp(try_cast(trim(event_time) as double))) as timestamp)
             when $ts_format = 'ms'
-                then try_cast(to_timestamp(try_cast(trim(event_time) as double) / 1000.0) as timestamp)
+                then try_cast(
+                    try(to_timestamp(try_cast(trim(event_time) as double) / 1000.0)) as timestamp
+                )
             else try_cast(try_strptime(trim(event_time), $ts_format)::timestamptz as timestamp)
         end as event_time,
         try_cast(nullif(trim(value), '') as double) as value

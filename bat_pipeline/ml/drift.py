@@ -6,7 +6,9 @@ happens *inside* sessions: transition counts between event types, session length
 between consecutive events. `compare_profiles` scores every part with the population stability
 index (PSI, the primary score, compared with a threshold) and reports the Jensen–Shannon distance
 and, where quantiles are known, the Wasserstein distance beside it. No p-values: on millions of
-events they flag shifts too small to matter.
+events they flag shifts too small to matter. Transitions are scored as a whole and per source
+event (`next_after_checkout`...), so a rare but telling step such as checkout -> purchase is not
+drowned by the frequent ones.
 
 Pure numpy/scipy; `bat_pipeline.drift_profile` builds profiles from DuckDB.
 """
@@ -38,8 +40,9 @@ SESSION_START = "<start>"
 SESSION_END = "<end>"
 #: category name for an empty categorical value.
 MISSING = "(missing)"
-#: largest expected noise PSI, as a share of the threshold, at which a per-source transition
-#: feature is still scored (below it a window is too small to say anything about that source).
+#: largest expected noise PSI (`noise_psi`), as a share of the threshold, at which a per-source
+#: transition feature is still scored; beyond it the windows hold too few transitions from that
+#: source to tell a shift from chance.
 NOISE_SHARE = 0.25
 PROFILE_VERSION = 1
 #: higher-is-better metrics compared by `realised_performance`; log loss is lower-is-better.
@@ -82,22 +85,31 @@ class Histogram:
         the reference's edges to bin another window the same way.
         """
         x = np.asarray(values, dtype=float)
-        w = np.ones_like(x) if weights is None else np.asarray(weights, dtype=float)
         defined = np.isfinite(x)
-        x, missing, w = x[defined], float(w[~defined].sum()), w[defined]
-        quantiles = _quantiles(x, w, QUANTILE_PROBS) if x.size else None
+        # sort once: quantiles and bin counts are then binary searches, not passes over x
+        if weights is None:
+            missing = int((~defined).sum())
+            xs = np.sort(x[defined])
+            cum = np.arange(1.0, xs.size + 1.0)
+        else:
+            w = np.asarray(weights, dtype=float)
+            missing = round(float(w[~defined].sum()))
+            order = np.argsort(x[defined])
+            xs, cum = x[defined][order], np.cumsum(w[defined][order])
+        quantiles = _quantiles(xs, cum, QUANTILE_PROBS) if xs.size else None
         if edges is None:
             edges = np.unique(quantiles[_EDGE_INDEX]) if quantiles is not None else []
         edges_arr = np.asarray(edges, dtype=float)
-        counts = np.bincount(
-            np.searchsorted(edges_arr, x, side="left"), weights=w, minlength=edges_arr.size + 1
-        )
+        total = float(cum[-1]) if xs.size else 0.0
+        # weight of the values <= each edge, then per bin (right-closed, see class docstring)
+        below = np.concatenate([[0.0], cum])[np.searchsorted(xs, edges_arr, side="right")]
+        counts = np.diff(np.concatenate([[0.0], below, [total]]))
         return cls(
             edges=[float(e) for e in edges_arr],
             counts=[round(c) for c in counts],
-            missing=round(missing),
+            missing=missing,
             quantiles=None if quantiles is None else [float(q) for q in quantiles],
-            mean=float(np.average(x, weights=w)) if x.size else None,
+            mean=float(np.dot(xs, np.diff(cum, prepend=0.0)) / total) if xs.size else None,
         )
 
     @property
@@ -125,11 +137,12 @@ class Histogram:
         )
 
 
-def _quantiles(x: np.ndarray, w: np.ndarray, probs: Sequence[float]) -> np.ndarray:
-    """Weighted quantiles that are observed values (inverted CDF): good edges for counts."""
-    if np.all(w == 1.0):
-        return np.quantile(x, probs, method="inverted_cdf")
-    return np.quantile(x, probs, weights=w, method="inverted_cdf")
+def _quantiles(xs: np.ndarray, cum: np.ndarray, probs: Sequence[float]) -> np.ndarray:
+    """Quantiles of sorted values `xs` with cumulative weights `cum` that are observed values
+    (inverted CDF: the smallest x whose share of weight at or below it reaches p)."""
+    # the tiny slack keeps p * total = 7.000000000000001 from skipping the 7th value
+    targets = np.asarray(probs) * cum[-1] * (1 - 1e-12)
+    return xs[np.minimum(np.searchsorted(cum, targets, side="left"), xs.size - 1)]
 
 
 # ----------------------------------------------------------------------------------- profiles
@@ -291,6 +304,8 @@ class FeatureDrift:
 
 
 def _feature(name: str, method: str, score: float, threshold: float, **kw: Any) -> FeatureDrift:
+    if threshold <= 0:
+        raise ValueError(f"a drift threshold must be positive, got {threshold}")
     return FeatureDrift(name, method, float(score), threshold, bool(score > threshold), **kw)
 
 
