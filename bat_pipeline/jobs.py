@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dagster as dg
 
-from bat_pipeline.assets.groups import EVALUATION, FEATURES, TRAINING
+from bat_pipeline.assets.groups import EVALUATION, FEATURES, MONITORING, TRAINING
 
 ingest_job = dg.define_asset_job(
     "ingest_job",
@@ -18,6 +18,7 @@ training_job = dg.define_asset_job(
     selection=(
         dg.AssetSelection.assets("events")
         | dg.AssetSelection.groups(FEATURES, TRAINING, EVALUATION)
+        | dg.AssetSelection.assets("reference_profile")
     ),
     description="events -> features -> samples -> baseline + LSTM -> evaluation -> gates -> "
     "promotion -> scores.",
@@ -29,4 +30,18 @@ features_job = dg.define_asset_job(
     selection=dg.AssetSelection.assets("events", "user_activity"),
     description="Rebuild the validated events table and the feature tables.",
     tags={"bat/job": "features"},
+)
+
+scoring_job = dg.define_asset_job(
+    "scoring_job",
+    selection=dg.AssetSelection.assets("events", "user_activity", "user_scores"),
+    description="Rebuild events and features, then score every user with the champion.",
+    tags={"bat/job": "scoring"},
+)
+
+drift_job = dg.define_asset_job(
+    "drift_job",
+    selection=dg.AssetSelection.groups(MONITORING) - dg.AssetSelection.assets("reference_profile"),
+    description="Drift report of the newest days against the champion's training data.",
+    tags={"bat/job": "drift"},
 )

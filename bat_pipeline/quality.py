@@ -519,7 +519,7 @@ def validate_volumes(
     The expectation is on ``ratio = rows / trailing_median`` within 1 ± ``volume_tolerance``;
     ``unexpected_count`` is the number of partitions outside that band.
     """
-    if not 0 <= volume_tolerance:
+    if not volume_tolerance >= 0:
         raise QualitySuiteError(f"volume_tolerance must be >= 0, got {volume_tolerance}")
     frame = counts.assign(ratio=counts["rows"] / counts["trailing_median"])
     specs = [

@@ -60,8 +60,8 @@ from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
+import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from bat_pipeline.contract import DEFAULT_EVENT_TYPES
@@ -136,7 +136,9 @@ _HOURLY = np.array(
     ]
 )
 #: relative visit rate Monday..Sunday: weekends busier.
-_WEEKDAY = np.array([0.94, 0.92, 0.93, 0.95, 1.0, 1.2, 1.16])
+_WEEKDAY = np.array([0.97, 0.96, 0.97, 0.98, 1.0, 1.1, 1.08])
+_WAVE_CHANNELS = np.array([0.05, 0.50, 0.05, 0.40])  # organic, ads, email, social
+_WAVE_DEVICES = np.array([0.75, 0.15, 0.10])  # mobile, desktop, tablet
 _PEAK_VISIT = 0.8  # visit probability at full intent and engagement
 _GONE_BELOW = 0.03  # engagement under which a churning user never comes back
 
@@ -327,6 +329,7 @@ class _Effects:
     convert_factor: float = 1.0
     mobile_share: float = 0.0  # share of sessions forced to mobile
     new_type_rate: float = 0.0  # share of sessions with live_stream_view
+    extra_abandon: float = 0.0  # added daily chance that a shopping episode is given up
 
 
 @dataclass
@@ -366,7 +369,7 @@ def generate(
     blocks = [_base_population(users, days, seed)]
     if drift == "segment_mix":
         assert drift_day is not None
-        blocks.append(_wave_population(users, days, seed, drift_day))
+        blocks.append(_wave_population(users, seed, drift_day))
     seen = [np.zeros(len(p.names), dtype=bool) for p in blocks]
     files: list[Path] = []
     events = 0
@@ -381,7 +384,7 @@ def generate(
                 obs_rng = np.random.default_rng([seed, b, day + BURN_IN_DAYS, 1])
                 parts.append(_materialize(pop, sessions, today, obs_rng, effects))
                 seen[b][sessions.user] = True
-            _advance(pop, sessions, day, state_rng)
+            _advance(pop, sessions, day, state_rng, effects)
         if day < 0:
             continue
         path = out / f"events_{today.isoformat()}.{fmt}"
@@ -439,7 +442,7 @@ def _effects(drift: str | None, drift_day: int | None, day: int) -> _Effects:
     if drift is None or drift_day is None or day < drift_day:
         return _Effects()
     if drift == "conversion_drop":
-        return _Effects(checkout_factor=0.5, convert_factor=0.35)
+        return _Effects(checkout_factor=0.5, convert_factor=0.25, extra_abandon=0.12)
     if drift == "mobile_shift":
         return _Effects(mobile_share=0.6)
     if drift == "new_event_type":
@@ -508,23 +511,17 @@ def _base_population(users: int, days: int, seed: int) -> _Population:
     return _new_users(rng, _user_names(0, users), segment, join_day)
 
 
-def _wave_population(users: int, days: int, seed: int, drift_day: int) -> _Population:
-    """The ``segment_mix`` wave: bargain hunters and browsers from ads/social, ramping in."""
+def _wave_population(users: int, seed: int, drift_day: int) -> _Population:
+    """The ``segment_mix`` wave: bargain hunters and browsers from ads and social, mostly on
+    mobile, arriving at a steady rate over the five weeks after `drift_day` (so that no single
+    day's volume jumps, while a clear share of each week's active users is new)."""
     rng = np.random.default_rng([seed, 1, 10**9])
-    n = max(1, round(0.8 * users))
+    n = users
     segment = np.where(rng.random(n) < 0.65, _BARGAIN, _BROWSER)
-    # arrival rate grows linearly over three weeks, then stays: no single-day volume jump
-    ramp = 21.0
-    u = rng.random(n)
-    join_day = drift_day + np.floor(
-        np.where(
-            u < 0.5,
-            ramp * np.sqrt(u / 0.5),
-            ramp + (u - 0.5) * 2 * max(days - drift_day - ramp, 1.0),
-        )
-    )
-    channel_p = np.array([0.05, 0.50, 0.05, 0.40])
-    return _new_users(rng, _user_names(users, n), segment, join_day.astype(np.int64), channel_p)
+    join_day = drift_day + rng.integers(0, 35, n)
+    pop = _new_users(rng, _user_names(users, n), segment, join_day, _WAVE_CHANNELS)
+    pop.device = _draw_categories(rng, np.broadcast_to(_WAVE_DEVICES, (n, 3)))
+    return pop
 
 
 def _simulate_sessions(
@@ -558,7 +555,13 @@ def _simulate_sessions(
     return _Sessions(user, rank, intent_s, n_cart, remove, checkout, purchase)
 
 
-def _advance(pop: _Population, sessions: _Sessions, day: int, rng: np.random.Generator) -> None:
+def _advance(
+    pop: _Population,
+    sessions: _Sessions,
+    day: int,
+    rng: np.random.Generator,
+    effects: _Effects,
+) -> None:
     """Move every present user's latent state from `day` to the next day."""
     seg = _segment_arrays()
     present = (pop.join_day <= day) & ~pop.gone
@@ -567,7 +570,8 @@ def _advance(pop: _Population, sessions: _Sessions, day: int, rng: np.random.Gen
     bought[sessions.user[sessions.purchase]] = True
     u = rng.random((3, len(pop.names)))
     # episodes end with a purchase, by abandonment, or after three weeks
-    abandon = pop.in_episode & ~bought & ((u[0] < seg["abandon"][s]) | (pop.episode_age >= 21))
+    give_up = u[0] < seg["abandon"][s] + effects.extra_abandon
+    abandon = pop.in_episode & ~bought & (give_up | (pop.episode_age >= 21))
     pop.in_episode &= ~(bought | abandon)
     pop.since_purchase = np.where(bought, 0.0, pop.since_purchase + present)
     pop.episode_age = np.where(pop.in_episode, pop.episode_age + 1, 0)
@@ -742,40 +746,39 @@ def _merge_day(parts: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
 
 def _write_day(path: Path, cols: dict[str, np.ndarray], today: date, fmt: str) -> int:
     """Write one day file atomically (temporary name, then rename); returns the row count."""
-    names = np.array(_EVENT_TYPES, dtype=object)
-    event_type = names[cols["event_type"]]
-    device = np.array(DEVICES, dtype=object)[cols["device"]]
-    channel = np.array(CHANNELS, dtype=object)[cols["channel"]]
-    tmp = path.with_name(f".{path.name}.tmp")
     if fmt == "csv":
-        event_time = f"{today.isoformat()}T" + _hms_table()[cols["seconds"]]
-        frame = pd.DataFrame(
-            {
-                "user_id": cols["user_id"],
-                "event_time": event_time,
-                "event_type": event_type,
-                "session_id": cols["session_id"],
-                "value": cols["value"],
-                "device": device,
-                "channel": channel,
-            },
-            columns=list(COLUMNS),
+        event_time = pa.array(
+            f"{today.isoformat()}T" + _hms_table()[cols["seconds"]], type=pa.string()
         )
-        frame.to_csv(tmp, index=False, lineterminator="\n")
     else:
         midnight = (today - date(1970, 1, 1)).days * 86400
         micros = (midnight + cols["seconds"]) * 1_000_000
-        table = pa.table(
-            {
-                "user_id": pa.array(cols["user_id"], type=pa.string()),
-                "event_time": pa.array(micros, type=pa.timestamp("us", tz="UTC")),
-                "event_type": pa.array(event_type, type=pa.string()),
-                "session_id": pa.array(cols["session_id"], type=pa.string()),
-                "value": pa.array(cols["value"], type=pa.float64()),
-                "device": pa.array(device, type=pa.string()),
-                "channel": pa.array(channel, type=pa.string()),
-            }
-        )
+        event_time = pa.array(micros, type=pa.timestamp("us", tz="UTC"))
+    table = pa.table(
+        {
+            "user_id": pa.array(cols["user_id"], type=pa.string()),
+            "event_time": event_time,
+            "event_type": _labels(_EVENT_TYPES, cols["event_type"]),
+            "session_id": pa.array(cols["session_id"], type=pa.string()),
+            "value": pa.array(cols["value"], type=pa.float64()),
+            "device": _labels(DEVICES, cols["device"]),
+            "channel": _labels(CHANNELS, cols["channel"]),
+        }
+    )
+    tmp = path.with_name(f".{path.name}.tmp")
+    if fmt == "csv":
+        # no field ever contains a comma, quote or newline, so nothing needs quoting
+        with open(tmp, "wb") as sink:
+            sink.write((",".join(COLUMNS) + "\n").encode())
+            pacsv.write_csv(
+                table, sink, pacsv.WriteOptions(include_header=False, quoting_style="none")
+            )
+    else:
         pq.write_table(table, tmp)
     os.replace(tmp, path)
-    return len(event_type)
+    return table.num_rows
+
+
+def _labels(names: tuple[str, ...], codes: np.ndarray) -> pa.Array:
+    """Category codes as a plain string column."""
+    return pa.array(np.array(names, dtype=object)[codes], type=pa.string())

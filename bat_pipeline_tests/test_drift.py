@@ -109,6 +109,20 @@ def test_psi_is_zero_for_identical_and_large_for_shifted_distributions() -> None
     )
 
 
+def test_histogram_bins_are_right_closed_and_weights_count_repeats() -> None:
+    plain = Histogram.from_values([1, 2, 2, 3, np.nan], edges=[1, 2])
+    assert plain.counts == [1, 2, 1]  # x <= 1, 1 < x <= 2, x > 2
+    assert plain.missing == 1 and plain.mean == pytest.approx(2.0)
+    weighted = Histogram.from_values([1, 2, 3, np.nan], weights=[1, 2, 1, 1], edges=[1, 2])
+    assert weighted == plain
+
+    x = np.random.default_rng(2).integers(0, 7, 1001).astype(float)
+    own = Histogram.from_values(x)
+    assert own.quantiles == list(np.quantile(x, np.arange(101) / 100, method="inverted_cdf"))
+    assert own.edges == sorted(set(own.edges))  # tied deciles merged into one edge
+    assert sum(own.counts) == 1001
+
+
 def test_psi_needs_matching_bins() -> None:
     with pytest.raises(ValueError, match="same"):
         psi([1, 2, 3], [1, 2])

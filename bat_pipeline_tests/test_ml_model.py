@@ -150,6 +150,16 @@ def test_checkpoints_of_other_data_or_config_are_not_resumed(samples, tmp_path):
     assert again.resumed_from is None and again.epochs_run == 3
 
 
+def test_early_stopped_run_is_not_trained_again(samples, tmp_path):
+    # An LR far below float32 resolution leaves the weights, hence val/loss, unchanged.
+    frozen = TINY.model_copy(update={"learning_rate": 1e-12, "patience": 1, "max_epochs": 6})
+    first = train_lstm(samples, frozen, tmp_path)
+    assert first.epochs_run == 2  # epoch 1 did not improve on epoch 0
+    again = train_lstm(samples, frozen.model_copy(update={"max_epochs": 9}), tmp_path)
+    assert again.epochs_run == 0 and again.resumed_from == (tmp_path / "last.ckpt").resolve()
+    assert again.history == first.history and again.best_checkpoint == first.best_checkpoint
+
+
 def test_corrupt_last_checkpoint_falls_back_to_previous(samples, tmp_path):
     train_lstm(samples, TINY, tmp_path)
     last = tmp_path / "last.ckpt"

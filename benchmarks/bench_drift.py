@@ -13,7 +13,8 @@ temporary DuckDB file. Then, interleaved and repeated (best of `--repeats` is re
   table, as built by the features step.
 
 Peak RSS is the process's high-water mark during each step (reset before it where Linux allows
-it; elsewhere the mark only grows). Ratios are to the per-user daily features step.
+it; elsewhere the mark only grows), which includes DuckDB's cache of the table; (+N) is how far
+it rose above the RSS at the step's start. Ratios are to the per-user daily features step.
 
     .venv/bin/python benchmarks/bench_drift.py [--events 1000000 10000000] [--threads 2]
 """
@@ -62,18 +63,21 @@ def main(argv: list[str] | None = None) -> int:
             )
             best: dict[str, float] = {}
             peak: dict[str, float] = {}
+            grew: dict[str, float] = {}
             for _ in range(args.repeats):
                 for label, step in _steps(con).items():
                     _reset_peak_rss()
+                    before = _rss_mib("VmRSS:")
                     started = time.perf_counter()
                     step()
                     best[label] = min(best.get(label, float("inf")), time.perf_counter() - started)
-                    peak[label] = max(peak.get(label, 0.0), _peak_rss_mib())
+                    peak[label] = max(peak.get(label, 0.0), _rss_mib("VmHWM:"))
+                    grew[label] = max(grew.get(label, 0.0), peak[label] - before)
             daily = best[DAILY_LABEL]
             for label, value in best.items():
                 print(
                     f"  {label:<46} {value:6.2f} s  ({value / daily:4.2f}x)  "
-                    f"peak RSS {peak[label]:6.0f} MiB"
+                    f"peak RSS {peak[label]:6.0f} MiB (+{grew[label]:.0f})"
                 )
             con.close()
     return 0
@@ -123,13 +127,12 @@ def _reset_peak_rss() -> None:
         Path("/proc/self/clear_refs").write_text("5")
 
 
-def _peak_rss_mib() -> float:
-    try:
+def _rss_mib(field: str) -> float:
+    """VmRSS (now) or VmHWM (peak) of this process in MiB; ru_maxrss where /proc is missing."""
+    with contextlib.suppress(OSError):
         for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
+            if line.startswith(field):
                 return int(line.split()[1]) / 1024
-    except OSError:
-        pass
     import resource
 
     scale = 1024 * 1024 if sys.platform == "darwin" else 1024

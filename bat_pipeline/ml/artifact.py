@@ -4,8 +4,8 @@ SHA-256 of the weights so a tampered file is refused (loaded with `weights_only=
 from __future__ import annotations
 
 import hashlib
-import pickle
 import json
+import pickle
 from dataclasses import dataclass
 from pathlib import Path
 

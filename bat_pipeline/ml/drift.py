@@ -84,18 +84,9 @@ class Histogram:
         Without `edges` the deciles of the defined values become the edges (ties merged); pass
         the reference's edges to bin another window the same way.
         """
-        x = np.asarray(values, dtype=float)
-        defined = np.isfinite(x)
-        # sort once: quantiles and bin counts are then binary searches, not passes over x
-        if weights is None:
-            missing = int((~defined).sum())
-            xs = np.sort(x[defined])
-            cum = np.arange(1.0, xs.size + 1.0)
-        else:
-            w = np.asarray(weights, dtype=float)
-            missing = round(float(w[~defined].sum()))
-            order = np.argsort(x[defined])
-            xs, cum = x[defined][order], np.cumsum(w[defined][order])
+        # sorted once: quantiles and bin counts are then binary searches, not passes over x
+        xs, ws, missing = _sorted_defined(values, weights)
+        cum = np.cumsum(ws)
         quantiles = _quantiles(xs, cum, QUANTILE_PROBS) if xs.size else None
         if edges is None:
             edges = np.unique(quantiles[_EDGE_INDEX]) if quantiles is not None else []
@@ -109,7 +100,7 @@ class Histogram:
             counts=[round(c) for c in counts],
             missing=missing,
             quantiles=None if quantiles is None else [float(q) for q in quantiles],
-            mean=float(np.dot(xs, np.diff(cum, prepend=0.0)) / total) if xs.size else None,
+            mean=float(np.dot(xs, ws) / total) if xs.size else None,
         )
 
     @property
@@ -135,6 +126,20 @@ class Histogram:
             quantiles=data.get("quantiles"),
             mean=data.get("mean"),
         )
+
+
+def _sorted_defined(
+    values: Sequence[float] | np.ndarray, weights: Sequence[float] | np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray, int]:
+    """The finite values sorted, their weights in the same order, and the weight of the rest."""
+    x = np.asarray(values, dtype=float)
+    defined = np.isfinite(x)
+    if weights is None:
+        xs = np.sort(x[defined])
+        return xs, np.ones_like(xs), int((~defined).sum())
+    w = np.asarray(weights, dtype=float)
+    order = np.argsort(x[defined])
+    return x[defined][order], w[defined][order], round(float(w[~defined].sum()))
 
 
 def _quantiles(xs: np.ndarray, cum: np.ndarray, probs: Sequence[float]) -> np.ndarray:

@@ -44,3 +44,27 @@ create table if not exists quality_results (
     failed_expectations varchar[],
     checked_at timestamp not null
 );
+
+create table if not exists reference_profiles (
+    model_version varchar primary key,
+    run_id varchar not null,
+    window_start date not null,
+    window_end date not null,
+    profile json not null,
+    created_at timestamp not null
+);
+
+create table if not exists drift_reports (
+    reference_start date not null,
+    reference_end date not null,
+    current_start date not null,
+    current_end date not null,
+    champion_version varchar,
+    drift_detected boolean not null,
+    top_feature varchar,
+    top_score double,
+    verdict varchar,
+    report_path varchar,
+    mlflow_run_id varchar,
+    checked_at timestamp not null
+);

@@ -1,0 +1,108 @@
+"""Sensors: new landing files -> ingest runs; drift beyond threshold -> a retrain run.
+
+Cursors move only in the SensorResult that also carries the run requests, so a sensor that
+raises leaves its cursor unchanged and the next tick retries (RELIABILITY C3, 27).
+"""
+
+import json
+from datetime import UTC, datetime
+
+import dagster as dg
+
+from bat_pipeline.assets.context import TRIGGER_TAG
+from bat_pipeline.jobs import ingest_job, training_job
+from bat_pipeline.resources import BatHomeResource, MlflowResource, WarehouseResource
+
+#: at most this many partitions per landing-sensor tick (keeps each tick short, RELIABILITY 28)
+MAX_FILES_PER_TICK = 50
+#: windows remembered in the drift sensor's cursor (dedup beyond the run key)
+MAX_REMEMBERED_WINDOWS = 60
+
+
+def _loaded_hashes(warehouse: WarehouseResource) -> dict[str, str]:
+    from bat_pipeline.sqlfiles import sql
+
+    if not warehouse.path().is_file():
+        return {}
+    with warehouse.reader() as con:
+        return dict(con.execute(sql("loaded_file_hashes")).fetchall())
+
+
+@dg.sensor(
+    job=ingest_job,
+    minimum_interval_seconds=60,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Watches BAT_HOME/landing: a new or corrected daily file launches an ingest run "
+    "of its partition (run key raw_events:<day>:<sha256>, so a file is loaded once per content).",
+)
+def landing_sensor(
+    context: dg.SensorEvaluationContext, bat: BatHomeResource, warehouse: WarehouseResource
+):
+    from bat_pipeline.ingest import file_sha256
+    from bat_pipeline.landing import landing_files
+
+    home = bat.home()
+    seen: dict[str, list] = json.loads(context.cursor) if context.cursor else {}
+    valid = (
+        set(ingest_job.partitions_def.get_partition_keys()) if ingest_job.partitions_def else set()
+    )
+    loaded = _loaded_hashes(warehouse)
+    requests, skipped_duplicates = [], 0
+    for key, paths in sorted(landing_files(home.landing).items()):
+        if len(requests) >= MAX_FILES_PER_TICK:
+            break
+        if key not in valid or len(paths) != 1:
+            context.log.warning(f"landing: ignoring {[p.name for p in paths]} (partition {key})")
+            continue
+        stat = paths[0].stat()
+        stamp = [stat.st_size, stat.st_mtime_ns]
+        if seen.get(key, [None, None, None])[:2] == stamp:
+            continue
+        digest = file_sha256(paths[0])
+        seen[key] = [*stamp, digest]
+        if loaded.get(key) == digest:
+            skipped_duplicates += 1
+            continue
+        requests.append(dg.RunRequest(run_key=f"raw_events:{key}:{digest}", partition_key=key))
+    if skipped_duplicates:
+        context.log.info(
+            f"landing: {skipped_duplicates} file(s) already loaded with the same content"
+        )
+    return dg.SensorResult(run_requests=requests, cursor=json.dumps(seen, sort_keys=True))
+
+
+@dg.sensor(
+    job=training_job,
+    minimum_interval_seconds=300,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Compares the newest drift.window_days of events with the champion's reference "
+    "profile; drift over drift.threshold on healthy data requests one retrain per window "
+    "(run key drift:<window>), at most one per drift.cooldown_hours.",
+)
+def drift_sensor(
+    context: dg.SensorEvaluationContext,
+    bat: BatHomeResource,
+    warehouse: WarehouseResource,
+    mlflow: MlflowResource,
+):
+    from bat_pipeline.automation import evaluate_drift_sensor
+
+    state = json.loads(context.cursor) if context.cursor else {}
+    decision, new_state, run_config = evaluate_drift_sensor(
+        state, bat, warehouse, mlflow, now=datetime.now(UTC)
+    )
+    context.log.info(f"drift sensor: {decision.reason}")
+    if not decision.request:
+        return dg.SensorResult(
+            skip_reason=decision.reason, cursor=json.dumps(new_state, sort_keys=True)
+        )
+    return dg.SensorResult(
+        run_requests=[
+            dg.RunRequest(
+                run_key=decision.run_key,
+                run_config=run_config,
+                tags={TRIGGER_TAG: "drift", "bat/drift_window": decision.run_key.split(":", 1)[1]},
+            )
+        ],
+        cursor=json.dumps(new_state, sort_keys=True),
+    )
