@@ -15,17 +15,20 @@ from bat_pipeline.sqlfiles import sql
 from bat_pipeline.warehouse import fetch_one
 
 TABLES = ("events", "user_activity", "user_profile", "user_rfm")
+#: always-current views rather than tables (`events` follows every new partition at once)
+VIEWS = ("events",)
 #: tables copied from a registered frame (training_samples <- samples_frame, ...)
 FRAME_TABLES = ("training_samples", "user_scores")
 
 
 def replace_table(con: duckdb.DuckDBPyConnection, name: str, params: dict | None = None) -> int:
-    """(Re)build table `name` from `sql/<name>.sql`; returns its row count."""
+    """(Re)build table (or view) `name` from `sql/<name>.sql`; returns its row count."""
     if name not in (*TABLES, *FRAME_TABLES):
         raise ValueError(f"{name!r} is not a warehouse table built from sql/ ({TABLES})")
+    kind = "view" if name in VIEWS else "table"
     con.execute("begin transaction")
     try:
-        con.execute("create or replace table " + name + " as " + sql(name), params or {})
+        con.execute("create or replace " + kind + " " + name + " as " + sql(name), params or {})
         con.execute("commit")
     except duckdb.Error:
         con.execute("rollback")

@@ -13,7 +13,10 @@ def _failures(result) -> list[str]:
     for event in result.all_events:
         if event.is_step_failure:
             error = event.event_specific_data.error
-            messages.append(f"{event.step_key}: {error.message.strip() if error else 'failed'}")
+            while error is not None and error.cause is not None:
+                error = error.cause  # the user code's own exception, not Dagster's wrapper
+            text = error.message.strip() if error else "failed"
+            messages.append(f"{event.step_key}: {text}")
     return messages
 
 
@@ -30,6 +33,8 @@ def run_training(
     config_file: str | None,
     as_of: str | None,
     trigger: str = "manual",
+    extra_tags: dict[str, str] | None = None,
+    run_config: dict | None = None,
 ) -> dict:
     """Run training_job (features -> train -> evaluate -> gates -> promote -> score)."""
     from bat_pipeline.orchestrate import run_job, training_run_config
@@ -39,8 +44,8 @@ def run_training(
     result = run_job(
         home,
         "training_job",
-        training_run_config(cfg, as_of, config_file),
-        tags={"bat/trigger": trigger},
+        run_config or training_run_config(cfg, as_of, config_file),
+        tags={"bat/trigger": trigger, **(extra_tags or {})},
     )
     candidate = _output(result, "candidate_model")
     evaluation = _output(result, "model_evaluation")

@@ -22,6 +22,7 @@ from __future__ import annotations
 from datetime import date, datetime
 
 import duckdb
+import pandas as pd
 import pytest
 
 from bat_pipeline.features import build_feature_tables, replace_table, summarize_events
@@ -42,25 +43,20 @@ FIXTURE = [
 ]
 
 
-def add_events(con: duckdb.DuckDBPyConnection, rows) -> None:
-    """Insert loaded events into raw_events (partition = the event's day)."""
-    for i, (user, ts, kind, session, value, device, channel) in enumerate(rows):
-        con.execute(
-            "insert into raw_events values "
-            "($user, $ts, $kind, $session, $value, $device, $channel, null, $key, 'fixture', $row,"
-            " $ts)",
-            {
-                "user": user,
-                "ts": ts,
-                "kind": kind,
-                "session": session,
-                "value": value,
-                "device": device,
-                "channel": channel,
-                "key": ts.date().isoformat(),
-                "row": i,
-            },
-        )
+def add_events(con, rows) -> None:
+    """Insert loaded events into raw_events (partition = the event's day), in one statement."""
+    frame = pd.DataFrame(
+        rows,
+        columns=["user_id", "event_time", "event_type", "session_id", "value", "device", "channel"],
+    ).astype({"value": "float64"})
+    frame["partition_key"] = frame["event_time"].dt.strftime("%Y-%m-%d")
+    frame["source_row"] = range(len(frame))
+    con.register("new_events", frame)
+    con.execute(
+        "insert into raw_events by name select *, 'fixture' as source_file, "
+        "event_time as ingested_at from new_events"
+    )
+    con.unregister("new_events")
 
 
 @pytest.fixture

@@ -141,7 +141,9 @@ def test_future_rows_respect_an_aware_now(tmp_path):
         ["u1,2024-03-01T09:00:00,view,s1,", "u2,2024-03-01T11:00:00,view,s1,"],
     )
     now = datetime(2024, 3, 1, 12, tzinfo=timezone(timedelta(hours=2)))
-    result, rows = load(tmp_path, path, cfg=DataConfig(event_types=["view"], future_skew_minutes=0), now=now)
+    result, rows = load(
+        tmp_path, path, cfg=DataConfig(event_types=["view"], future_skew_minutes=0), now=now
+    )
     assert result.quarantine_reasons == {"future_event_time": 1}
     assert [r[0] for r in rows] == ["u1"]
 
@@ -199,7 +201,11 @@ def test_a_corrected_file_replaces_its_partition(tmp_path):
         write_csv(
             tmp_path,
             "events_2024-03-01.csv",
-            [GOOD_ROWS[0], "u2,2024-03-01T11:00:00,purchase,s2,19.5", BAD_ROWS["negative_value"][0]],
+            [
+                GOOD_ROWS[0],
+                "u2,2024-03-01T11:00:00,purchase,s2,19.5",
+                BAD_ROWS["negative_value"][0],
+            ],
         )
         second = ingest_file(con, path, VOCAB, now=NOW)
         assert not second.skipped and second.sha256 != first.sha256
@@ -255,7 +261,10 @@ def test_missing_required_column_fails_naming_file_and_column_and_writes_nothing
 
 def test_renamed_column_fails_naming_the_missing_and_found_columns(tmp_path):
     path = write_csv(
-        tmp_path, "events_2024-03-01.csv", ["u1,2024-03-01T10:00:00,view"], header="uid,ts,event_type"
+        tmp_path,
+        "events_2024-03-01.csv",
+        ["u1,2024-03-01T10:00:00,view"],
+        header="uid,ts,event_type",
     )
     with writer(tmp_path / "w.duckdb") as con, pytest.raises(IngestError) as err:
         ingest_file(con, path, VOCAB, now=NOW)
@@ -414,8 +423,16 @@ def test_parquet_input(tmp_path):
     assert result.quarantine_reasons == {"negative_value": 1}
     assert rows == [
         ("p1", datetime(2024, 3, 1, 0), "view", None, None, "mobile", None, '{"country":"CH"}'),
-        ("p2", datetime(2024, 3, 1, 13, 30), "purchase", None, 3.5, "desktop", None,
-         '{"country":null}'),
+        (
+            "p2",
+            datetime(2024, 3, 1, 13, 30),
+            "purchase",
+            None,
+            3.5,
+            "desktop",
+            None,
+            '{"country":null}',
+        ),
     ]
 
 
@@ -551,8 +568,15 @@ def test_partition_swap_is_atomic_when_the_writer_dies_between_delete_and_insert
     write_csv(tmp_path, "events_2024-03-01.csv", [*GOOD_ROWS, "u3,2024-03-01T12:00:00,view,s3,"])
     log = tmp_path / "statements.log"
     child = subprocess.run(
-        [sys.executable, "-c", INGEST_THEN_DIE, str(db), str(path), str(log),
-         statement("insert_loaded")],
+        [
+            sys.executable,
+            "-c",
+            INGEST_THEN_DIE,
+            str(db),
+            str(path),
+            str(log),
+            statement("insert_loaded"),
+        ],
         capture_output=True,
         text=True,
         timeout=120,
@@ -602,7 +626,10 @@ def test_ingest_paths_loads_good_files_reports_the_bad_one_and_records_quality(t
         ]
         write_csv(landing, f"events_2024-03-0{day}.csv", rows)
     bad = write_csv(
-        landing, "events_2024-03-04.csv", ["u1,view,s1,"], header="user_id,event_type,session_id,value"
+        landing,
+        "events_2024-03-04.csv",
+        ["u1,view,s1,"],
+        header="user_id,event_type,session_id,value",
     )
     (landing / "notes.txt").write_text("not an event file")
     home = BatHome(tmp_path / "home")

@@ -164,10 +164,9 @@ def test_corrupt_last_checkpoint_falls_back_to_previous(samples, tmp_path):
     train_lstm(samples, TINY, tmp_path)
     last = tmp_path / "last.ckpt"
     last.write_bytes(last.read_bytes()[: last.stat().st_size // 2])
-    (previous,) = [p for p in tmp_path.glob("epoch=*.ckpt")]
     result = train_lstm(samples, TINY.model_copy(update={"max_epochs": 3}), tmp_path)
-    assert result.resumed_from == previous.resolve()
-    assert result.epochs_run == 1
+    assert result.resumed_from.name.endswith(".ckpt") and "epoch=1-" in result.resumed_from.name
+    assert result.epochs_run == 1 and len(result.history) == 3
     assert (tmp_path / "last.ckpt.corrupt").is_file()  # kept for forensics, never resumed
     validate_checkpoint(tmp_path / "last.ckpt")  # rewritten, valid
 

@@ -4,7 +4,7 @@ from collections import Counter
 
 import dagster as dg
 
-from bat_pipeline.assets.groups import DUCKDB_WRITER, INGESTION
+from bat_pipeline.assets.groups import DUCKDB_WRITER, INGESTION, QUALITY
 from bat_pipeline.assets.metadata import reasons_table
 from bat_pipeline.resources import BatHomeResource, WarehouseResource
 
@@ -63,10 +63,11 @@ def raw_events(
 
 @dg.asset(
     deps=[raw_events],
-    group_name=INGESTION,
+    group_name=QUALITY,
     pool=DUCKDB_WRITER,
     kinds={"duckdb"},
-    description="All loaded events of partitions whose quality checks passed (table `events`).",
+    description="Validated events: the loaded rows of every partition whose quality checks "
+    "passed (view `events`); what features, training and drift read.",
 )
 def events(warehouse: WarehouseResource) -> dg.MaterializeResult:
     from bat_pipeline.features import replace_table, summarize_events

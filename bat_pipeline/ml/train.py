@@ -167,16 +167,7 @@ def train_lstm(
         module = BehaviourLSTM(build_net(samples, cfg), cfg.learning_rate, cfg.lr_decay)
         data = SampleDataModule(samples, batch_size=cfg.batch_size, seed=cfg.seed)
         history = EpochHistory()
-        best = ModelCheckpoint(
-            dirpath=checkpoint_dir,
-            monitor="val/loss",
-            mode="min",
-            save_top_k=1,
-            save_last=True,
-            # Save after every epoch hook, so the history and early-stopping state are in it.
-            save_on_train_epoch_end=True,
-            enable_version_counter=False,
-        )
+        best, latest = _checkpointers(checkpoint_dir)
         stopper = EarlyStopping(
             monitor="val/loss", mode="min", patience=cfg.patience, check_finite=True
         )
@@ -184,7 +175,7 @@ def train_lstm(
             accelerator=accelerator,
             devices=1,
             max_epochs=cfg.max_epochs,
-            callbacks=[history, RngState(), stopper, best, *(callbacks or [])],
+            callbacks=[history, RngState(), stopper, best, latest, *(callbacks or [])],
             logger=loggers or False,
             enable_progress_bar=progress_bar,
             enable_model_summary=False,
@@ -193,16 +184,16 @@ def train_lstm(
             default_root_dir=checkpoint_dir,
         )
         started = time.perf_counter()
-        if resume_state is not None and _stopped_early(resume_state):
+        if resume_state is not None and _stopped_early(resume_state, stopper):
             # The interrupted run had already converged: nothing left to train.
-            history.epochs = list(_history_state(resume_state))
-            best_path = Path(_checkpoint_state(resume_state)["best_model_path"])
+            history.load_state_dict(resume_state["callbacks"][history.state_key])
+            best_path = Path(resume_state["callbacks"][best.state_key]["best_model_path"])
         else:
             _fit(trainer, module, data, resume_from, cfg)
             best_path = Path(best.best_model_path) if best.best_model_path else None
         fit_seconds = time.perf_counter() - started
 
-    epochs_run = len(history.epochs) - _completed_epochs(resume_state)
+    epochs_run = len(history.epochs) - _completed_epochs(resume_state, history)
     net, best_checkpoint = _load_best(module, best_path, checkpoint_dir)
     device = _device(accelerator)
     n_train = int((samples.split == TRAIN).sum())
@@ -221,6 +212,33 @@ def train_lstm(
         fingerprint=fingerprint,
         fit_seconds=fit_seconds,
     )
+
+
+def _checkpointers(checkpoint_dir: Path) -> tuple[ModelCheckpoint, ModelCheckpoint]:
+    """The best epoch by val/loss, and the two latest epochs plus `last.ckpt`.
+
+    Lightning 2.6 writes `last.ckpt` only when its callback saved a checkpoint in that step, so
+    the latest epochs get their own callback (listed after `best`, whose state they include).
+    Both save after the epoch hooks, so that history and early-stopping state are in them."""
+    best = ModelCheckpoint(
+        dirpath=checkpoint_dir,
+        filename="best-{epoch}-{step}",
+        monitor="val/loss",
+        mode="min",
+        save_top_k=1,
+        save_on_train_epoch_end=True,
+        enable_version_counter=False,
+    )
+    latest = ModelCheckpoint(
+        dirpath=checkpoint_dir,
+        monitor="epoch",
+        mode="max",
+        save_top_k=2,  # the previous epoch stays as a fallback for a corrupt latest one
+        save_last=True,
+        save_on_train_epoch_end=True,
+        enable_version_counter=False,
+    )
+    return best, latest
 
 
 def _fit(
@@ -396,28 +414,15 @@ def _write_atomic(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
-def _callback_state(state: dict[str, Any], prefix: str) -> dict[str, Any]:
-    for key, value in state.get("callbacks", {}).items():
-        if str(key).startswith(prefix):
-            return value
-    return {}
-
-
-def _checkpoint_state(state: dict[str, Any]) -> dict[str, Any]:
-    return _callback_state(state, "ModelCheckpoint")
-
-
-def _history_state(state: dict[str, Any]) -> list[dict[str, float]]:
-    return [dict(e) for e in _callback_state(state, EpochHistory.__qualname__).get("epochs", [])]
-
-
-def _stopped_early(state: dict[str, Any]) -> bool:
-    reason = _callback_state(state, "EarlyStopping").get("stopping_reason", 0)
+def _stopped_early(state: dict[str, Any], stopper: EarlyStopping) -> bool:
+    reason = state["callbacks"].get(stopper.state_key, {}).get("stopping_reason", 0)
     return reason != EarlyStoppingReason.NOT_STOPPED.value
 
 
-def _completed_epochs(state: dict[str, Any] | None) -> int:
-    return len(_history_state(state)) if state is not None else 0
+def _completed_epochs(state: dict[str, Any] | None, history: EpochHistory) -> int:
+    if state is None:
+        return 0
+    return len(state["callbacks"].get(history.state_key, {}).get("epochs", []))
 
 
 # --------------------------------------------------------------------------- evaluation

@@ -1,0 +1,111 @@
+"""The one Definitions loads with exactly the expected assets, checks, jobs and automation."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import dagster as dg
+import yaml
+
+from bat_pipeline.definitions import defs
+
+ASSETS = {
+    "raw_events",
+    "events",
+    "user_activity",
+    "training_samples",
+    "baseline_model",
+    "candidate_model",
+    "model_evaluation",
+    "champion_model",
+    "user_scores",
+    "reference_profile",
+    "drift_report",
+}
+CHECKS = {
+    ("raw_events", "raw_events_quality"),
+    *(
+        ("model_evaluation", f"gate_{g}")
+        for g in ("min_accuracy", "min_auc", "max_loss_gap", "beats_baseline", "no_regression")
+    ),
+}
+GROUPS = {"ingestion", "quality", "features", "training", "evaluation", "monitoring"}
+
+
+def test_asset_and_check_keys_are_exactly_the_expected_ones():
+    graph = defs.resolve_asset_graph()
+    assert {k.to_user_string() for k in graph.get_all_asset_keys()} == ASSETS
+    assert {(k.asset_key.to_user_string(), k.name) for k in graph.asset_check_keys} == CHECKS
+
+
+def test_jobs_schedules_sensors():
+    assert {j.name for j in defs.resolve_all_job_defs()} - {"__ASSET_JOB"} == {
+        "ingest_job",
+        "features_job",
+        "training_job",
+        "scoring_job",
+        "drift_job",
+    }
+    assert {s.name for s in defs.schedules} == {
+        "daily_ingest_schedule",
+        "daily_scoring_schedule",
+        "weekly_retrain_schedule",
+    }
+    assert {s.name for s in defs.sensors} == {"landing_sensor", "drift_sensor"}
+
+
+def test_every_asset_has_a_group_and_a_description():
+    graph = defs.resolve_asset_graph()
+    for key in graph.get_all_asset_keys():
+        node = graph.get(key)
+        assert node.group_name in GROUPS, (key, node.group_name)
+        assert node.description and len(node.description) > 20, key
+
+
+def test_checks_are_blocking():
+    graph = defs.resolve_asset_graph()
+    for key in graph.asset_check_keys:
+        assert graph.get_check_spec(key).blocking, key
+
+
+def test_quality_and_gates_block_downstream_by_position_in_the_graph():
+    graph = defs.resolve_asset_graph()
+    assert dg.AssetKey("events") in graph.get(dg.AssetKey("raw_events")).child_keys
+    assert dg.AssetKey("champion_model") in graph.get(dg.AssetKey("model_evaluation")).child_keys
+
+
+def test_duckdb_writers_share_one_pool():
+    writers = {"raw_events", "events", "user_activity", "training_samples", "user_scores", "reference_profile"}
+    for name in writers:
+        assets_def = defs.resolve_assets_def(name)
+        assert assets_def.op.pool == "duckdb_writer", name
+
+
+def test_launchpad_config_has_descriptions_and_defaults():
+    job = defs.resolve_job_def("training_job")
+    fields = job.run_config_schema.config_type.fields["ops"].config_type.fields
+    for op, keys in {
+        "training_samples": ("target_event", "horizon_days", "lookback_days", "cutoff_every_days"),
+        "user_activity": ("bucket",),
+        "candidate_model": ("hidden_size", "num_layers", "dropout", "learning_rate", "max_epochs"),
+        "model_evaluation": ("min_accuracy", "max_regression"),
+    }.items():
+        config = fields[op].config_type.fields["config"].config_type.fields
+        for key in keys:
+            assert config[key].description, (op, key)
+            assert config[key].default_provided, (op, key)
+
+
+def test_workspace_yaml_points_at_the_definitions_module():
+    root = Path(__file__).resolve().parent.parent
+    workspace = yaml.safe_load((root / "workspace.yaml").read_text())
+    assert workspace["load_from"][0]["python_module"]["module_name"] == "bat_pipeline.definitions"
+
+
+def test_importing_definitions_does_nothing(tmp_path):
+    code = (
+        "import os, pathlib; os.chdir(%r); import bat_pipeline.definitions; "
+        "print(sorted(p.name for p in pathlib.Path('.').iterdir()))" % str(tmp_path)
+    )
+    out = subprocess.run([sys.executable, "-W", "ignore", "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
