@@ -32,6 +32,7 @@ QUARANTINE_REASONS: tuple[str, ...] = (
     "malformed_line",
     "missing_user_id",
     "missing_event_type",
+    "missing_event_time",
     "unparsable_event_time",
     "unparsable_value",
     "negative_value",

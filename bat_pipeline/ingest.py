@@ -256,7 +256,7 @@ def _swap_partition(
             f"{first[1]}. Fix the delimiter/quoting of the file and deliver it again."
         )
     base = {"partition_key": key, "source_file": str(path), "ingested_at": now}
-    con.execute(statement("delete_partition"), {"partition_key": key}); con.execute("commit"); con.execute("begin transaction")
+    con.execute(statement("delete_partition"), {"partition_key": key})
     con.execute(statement("delete_partition_quarantine"), {"partition_key": key})
     con.execute(statement("insert_loaded"), base)
     con.execute(statement("insert_rejected"), base)

@@ -268,7 +268,7 @@ def scoring_inputs(
     Returns user_ids, scaled sequences, static one-hot and the effective cutoff.
     """
     cutoff = floor_to_bucket(as_of, spec.bucket_days)
-    users = con.execute(sql("users_seen_before"), {"as_of": cutoff}).df()
+    users = con.execute(sql("users_seen_before"), {"as_of": as_of}).df()
     index = pd.DataFrame({"user_id": users["user_id"], "cutoff": cutoff})
     sequences, static = inputs_for_index(con, spec, index)
     return index["user_id"].to_numpy(dtype=object), sequences, static, cutoff

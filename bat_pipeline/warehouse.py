@@ -35,7 +35,8 @@ def _open(path: Path, read_only: bool, retries: int, wait_s: float) -> duckdb.Du
             if "lock" not in str(exc).lower():
                 raise
             last = exc
-            time.sleep(min(wait_s * 2**attempt, 5.0))
+            if attempt < retries:
+                time.sleep(min(wait_s * 2**attempt, 5.0))
     raise WarehouseLockedError(
         f"DuckDB file {path} is locked by another process after {retries} retries: {last}. "
         "Close the other connection (notebook, BI tool, a second pipeline run) and re-run; "

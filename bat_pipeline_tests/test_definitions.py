@@ -104,8 +104,8 @@ def test_workspace_yaml_points_at_the_definitions_module():
 
 def test_importing_definitions_does_nothing(tmp_path):
     code = (
-        "import os, pathlib; os.chdir(%r); import bat_pipeline.definitions; "
-        "print(sorted(p.name for p in pathlib.Path('.').iterdir()))" % str(tmp_path)
+        f"import os, pathlib; os.chdir({str(tmp_path)!r}); import bat_pipeline.definitions; "
+        "print(sorted(p.name for p in pathlib.Path('.').iterdir()))"
     )
     out = subprocess.run([sys.executable, "-W", "ignore", "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"

@@ -666,11 +666,10 @@ def test_ingest_paths_reports_missing_paths(tmp_path):
 
 def test_ingest_now_defaults_to_the_current_utc_time(tmp_path):
     """Without an explicit now, an event 1 h in the (real) future is quarantined."""
-    future = (datetime.now(UTC) + timedelta(hours=1)).replace(tzinfo=None)
-    past = future - timedelta(hours=3)
-    key = future.date().isoformat()
-    if past.date() != future.date():
-        past = datetime.combine(future.date(), datetime.min.time())
+    now = datetime.now(UTC).replace(tzinfo=None)
+    past = datetime.combine(now.date(), datetime.min.time())  # today's partition, in the past
+    future = now + timedelta(hours=1)  # future is checked before the partition window
+    key = now.date().isoformat()
     path = write_csv(
         tmp_path,
         f"events_{key}.csv",

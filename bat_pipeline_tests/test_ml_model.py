@@ -70,6 +70,15 @@ def samples() -> SampleSet:
     return make_samples()
 
 
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """Tiny models gain nothing from threads, and spin-waiting threads crawl on a busy box."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 def _with(samples: SampleSet, **arrays: np.ndarray) -> SampleSet:
     fields = {k: getattr(samples, k) for k in SampleSet.__dataclass_fields__}
     return SampleSet(**(fields | arrays))

@@ -1,6 +1,7 @@
 """Promotion by alias on a real MLflow registry (SQLite under tmp_path)."""
 
 import json
+from pathlib import Path
 import threading
 import time
 
@@ -20,10 +21,8 @@ def register(store, auc: float) -> tuple[str, str]:
     client.log_metric(run.info.run_id, "test/auc", auc)
     client.log_metric(run.info.run_id, "test/accuracy", 0.9)
     client.set_terminated(run.info.run_id)
-    try:
+    if not client.search_registered_models(f"name = '{store.registered_model}'"):
         client.create_registered_model(store.registered_model)
-    except Exception:  # noqa: BLE001 - already exists after the first call
-        pass
     mv = client.create_model_version(store.registered_model, f"runs:/{run.info.run_id}/model", run.info.run_id)
     return str(mv.version), run.info.run_id
 
@@ -89,7 +88,7 @@ def test_failed_gate_never_promotes_and_is_recorded(tracking_store):
     assert not decision.promoted and "min_accuracy" in decision.reason
     assert alias_version(tracking_store, CHAMPION) is None
     record = tracking_store.client().download_artifacts(run1, decision_files(tracking_store, run1)[0])
-    saved = json.loads(open(record).read())
+    saved = json.loads(Path(record).read_text())
     assert saved["promoted"] is False and saved["gates"][0]["name"] == "min_accuracy"
 
 

@@ -40,42 +40,24 @@ DORMANT = "ud"  # active the first five days only
 
 
 def shop_events() -> list[tuple]:
+    """(user, time, type, session, value, device, channel) rows of the synthetic shop."""
     rows = []
-    for u in range(6):
-        device = "mobile" if u % 2 else "desktop"
-        channel = "ads" if u % 3 else "organic"
-        for d in range(63):
-            day = datetime.combine(START + timedelta(days=d), datetime.min.time())
+    for d in range(63):
+        day = datetime.combine(START + timedelta(days=d), datetime.min.time())
+        for u in range(6):
+            user, session = f"u{u}", f"{u}-{d}"
+            context = ("mobile" if u % 2 else "desktop", "ads" if u % 3 else "organic")
             if (d + u) % (u + 2) == 0:
-                rows.append(
-                    (
-                        f"u{u}",
-                        day + timedelta(hours=10 + u),
-                        "home",
-                        f"{u}-{d}",
-                        None,
-                        device,
-                        channel,
-                    )
-                )
+                rows.append((user, day + timedelta(hours=10 + u), "home", session, None, *context))
             if (d + 2 * u) % 9 == 0:
-                rows.append(
-                    (
-                        f"u{u}",
-                        day + timedelta(hours=18),
-                        "purchase",
-                        f"{u}-{d}",
-                        10.0 * (u + 1),
-                        device,
-                        channel,
-                    )
-                )
-    for d in range(0, 63, 3):
-        day = datetime.combine(START + timedelta(days=d), datetime.min.time())
-        rows.append((LEAKY, day + timedelta(hours=9), "search", f"x-{d}", None, None, "email"))
-    for d in range(5):
-        day = datetime.combine(START + timedelta(days=d), datetime.min.time())
-        rows.append((DORMANT, day + timedelta(hours=8), "home", f"d-{d}", None, "tablet", "ads"))
+                value = 10.0 * (u + 1)
+                rows.append((user, day + timedelta(hours=18), "purchase", session, value, *context))
+        if d % 3 == 0:
+            rows.append((LEAKY, day + timedelta(hours=9), "search", f"x-{d}", None, None, "email"))
+        if d < 5:
+            rows.append(
+                (DORMANT, day + timedelta(hours=8), "home", f"d-{d}", None, "tablet", "ads")
+            )
     return rows
 
 
