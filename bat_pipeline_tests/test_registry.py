@@ -1,9 +1,9 @@
 """Promotion by alias on a real MLflow registry (SQLite under tmp_path)."""
 
 import json
-from pathlib import Path
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
