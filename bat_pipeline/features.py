@@ -14,7 +14,7 @@ import duckdb
 from bat_pipeline.sqlfiles import sql
 from bat_pipeline.warehouse import fetch_one
 
-TABLES = ("events", "user_activity", "user_profile", "user_rfm")
+TABLES = ("events", "user_activity", "user_event_counts", "user_profile", "user_rfm")
 #: always-current views rather than tables (`events` follows every new partition at once)
 VIEWS = ("events",)
 #: tables copied from a registered frame (training_samples <- samples_frame, ...)
@@ -81,9 +81,11 @@ class FeatureTables:
 def build_feature_tables(
     con: duckdb.DuckDBPyConnection, bucket_days: int, as_of: date, lookback_days: int
 ) -> FeatureTables:
-    """user_activity (per user and bucket), user_profile (per user), user_rfm (at as-of)."""
+    """user_activity (per user and bucket), user_event_counts (per user, bucket and event type),
+    user_profile (per user), user_rfm (at as-of)."""
     rows = {
         "user_activity": replace_table(con, "user_activity", {"bucket_days": bucket_days}),
+        "user_event_counts": replace_table(con, "user_event_counts", {"bucket_days": bucket_days}),
         "user_profile": replace_table(con, "user_profile"),
         "user_rfm": replace_table(
             con, "user_rfm", {"as_of": as_of, "lookback_days": lookback_days}

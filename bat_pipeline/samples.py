@@ -104,7 +104,7 @@ def split_of_cutoffs(cutoffs: list[date]) -> dict[date, int]:
     }
 
 
-def _register_index(con: duckdb.DuckDBPyConnection, index: pd.DataFrame) -> None:
+def register_index(con: duckdb.DuckDBPyConnection, index: pd.DataFrame) -> None:
     table = pa.table(
         {
             "sample_idx": pa.array(np.arange(len(index), dtype=np.int64)),
@@ -126,23 +126,21 @@ def raw_sequences(
     params = {"lookback_buckets": lookback_buckets, "bucket_days": bucket_days}
     out = np.zeros((n, lookback_buckets, len(event_types) + len(TOTAL_CHANNELS)), np.float32)
     rows = con.sql(sql("sample_sequences"), params=params).to_arrow_table()
-    if rows.num_rows == 0:
-        return out
-    idx = rows.column("sample_idx").to_numpy()
-    pos = rows.column("position").to_numpy()
     base = len(event_types)
-    for k, name in enumerate(TOTAL_CHANNELS):
-        out[idx, pos, base + k] = rows.column(name).to_numpy().astype(np.float32)
-    counts = rows.column("event_counts").combine_chunks()
-    lengths = np.diff(counts.offsets.to_numpy())
-    keys = counts.keys.to_numpy(zero_copy_only=False)
-    values = counts.items.to_numpy().astype(np.float32)
-    type_index = {t: i for i, t in enumerate(event_types)}
-    key_idx = np.array([type_index.get(k, -1) for k in keys], dtype=np.int64)
-    rows_idx = np.repeat(idx, lengths)
-    rows_pos = np.repeat(pos, lengths)
-    known = key_idx >= 0
-    out[rows_idx[known], rows_pos[known], key_idx[known]] = values[known]
+    if rows.num_rows:
+        idx = rows.column("sample_idx").to_numpy()
+        pos = rows.column("position").to_numpy()
+        for k, name in enumerate(TOTAL_CHANNELS):
+            out[idx, pos, base + k] = rows.column(name).to_numpy().astype(np.float32)
+    if event_types:
+        counts = con.sql(
+            sql("sample_event_counts"), params={**params, "event_types": list(event_types)}
+        ).to_arrow_table()
+        out[
+            counts.column("sample_idx").to_numpy(),
+            counts.column("position").to_numpy(),
+            counts.column("channel").to_numpy(),
+        ] = counts.column("events").to_numpy().astype(np.float32)
     return out
 
 
@@ -207,7 +205,7 @@ def build_sample_set(
         raise SampleError(f"no user was active before any cutoff {cutoffs[0]}..{cutoffs[-1]}")
     index["cutoff"] = pd.to_datetime(index["cutoff"]).dt.date
     index["split"] = index["cutoff"].map(splits).astype(np.int8)
-    _register_index(con, index)
+    register_index(con, index)
     try:
         sequences = raw_sequences(
             con, len(index), event_types, task.lookback_buckets, task.bucket_days
@@ -249,7 +247,7 @@ def inputs_for_index(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Scaled sequences and static one-hot for (user_id, cutoff) rows, built with `spec`
     (so a model is always fed the way it was trained, whatever the current config says)."""
-    _register_index(con, index)
+    register_index(con, index)
     try:
         sequences = raw_sequences(
             con, len(index), spec.event_types, spec.lookback_buckets, spec.bucket_days

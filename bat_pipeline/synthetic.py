@@ -34,7 +34,7 @@ How the customers behave (what a model can learn):
   an episode may also be abandoned. Cart adds without a purchase in the last days, a rising
   browse streak and the rhythm of past purchases therefore predict a purchase in the next two
   weeks better than recency/frequency/monetary totals do. Once a user's churn starts, their
-  *engagement* (visits and new episodes) decays by 12 % a day until they never come back, so a
+  *engagement* (visits and new episodes) decays by 8 % a day until they never come back, so a
   declining visit rate predicts no purchase. A slow random walk adds persistent ups and downs.
 - Weekly seasonality (weekends about 10 % busier), a daily rhythm (evenings busiest), about half
   the users known before the first day (a 45-day warm-up that is not written gives them a
@@ -106,6 +106,7 @@ _HOURLY = (
 _WEEKDAY = (0.97, 0.96, 0.97, 0.98, 1.0, 1.1, 1.08)
 _PEAK_VISIT = 0.8  # daily visit probability at full intent
 _GONE_BELOW = 0.03  # engagement under which a churning user never comes back
+_CHURN_DECAY = 0.92  # daily engagement factor once churn started (half-life ~8 days)
 _WAVE_SIZE = 1.0  # segment_mix: new users per base user
 _WAVE_DAYS = 35  # segment_mix: days over which they arrive
 _WAVE_BARGAIN = 0.65  # segment_mix: share of bargain hunters (the rest are browsers)
@@ -501,7 +502,7 @@ def _advance(
     pop.in_episode |= present & ~bought & (u[1] < hazard)
     # churn: engagement decays once the churn day has passed, then the user is gone for good
     churning = present & (day >= pop.churn_day)
-    pop.engagement = np.where(churning, pop.engagement * 0.88, pop.engagement)
+    pop.engagement = np.where(churning, pop.engagement * _CHURN_DECAY, pop.engagement)
     pop.gone |= churning & (pop.engagement < _GONE_BELOW)
     # slow, persistent ups and downs of activity (AR(1) on the log scale)
     step = 0.93 * pop.walk + 0.147 * rng.normal(0.0, 1.0, len(pop))

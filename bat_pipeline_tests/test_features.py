@@ -68,15 +68,29 @@ def con(tmp_path):
 
 
 def rows_of(con: duckdb.DuckDBPyConnection, table: str, columns: str, order: str):
-    return con.execute(f"select {columns} from {table} order by {order}").fetchall()
+    return con.table(table).order(order).select(columns).fetchall()
 
 
-ACTIVITY = "user_id, bucket_start, events, sessions, value, purchases, event_counts"
+ACTIVITY = "user_id, bucket_start, events, sessions, value, purchases"
+
+
+def activity_rows(con: duckdb.DuckDBPyConnection, bucket_days: int):
+    """user_activity rows, each with its counts per event type from user_event_counts."""
+    replace_table(con, "user_activity", {"bucket_days": bucket_days})
+    replace_table(con, "user_event_counts", {"bucket_days": bucket_days})
+    counts: dict = {}
+    for user, start, event_type, n in rows_of(
+        con, "user_event_counts", "user_id, bucket_start, event_type, events", "user_id, bucket_start, event_type"
+    ):
+        counts.setdefault((user, start), {})[event_type] = n
+    return [
+        (*row, counts[(row[0], row[1])])
+        for row in rows_of(con, "user_activity", ACTIVITY, "user_id, bucket_start")
+    ]
 
 
 def test_user_activity_per_day(con):
-    replace_table(con, "user_activity", {"bucket_days": 1})
-    assert rows_of(con, "user_activity", ACTIVITY, "user_id, bucket_start") == [
+    assert activity_rows(con, 1) == [
         ("u1", date(2024, 3, 4), 3, 1, 20.0, 1, {"home": 1, "product_view": 1, "purchase": 1}),
         ("u1", date(2024, 3, 5), 1, 1, 0.0, 0, {"home": 1}),
         ("u1", date(2024, 3, 11), 1, 1, 5.5, 1, {"purchase": 1}),
@@ -93,8 +107,7 @@ def test_user_activity_per_day(con):
 
 
 def test_user_activity_per_week_starts_on_monday(con):
-    replace_table(con, "user_activity", {"bucket_days": 7})
-    assert rows_of(con, "user_activity", ACTIVITY, "user_id, bucket_start") == [
+    assert activity_rows(con, 7) == [
         ("u1", date(2024, 3, 4), 4, 2, 20.0, 1, {"home": 2, "product_view": 1, "purchase": 1}),
         ("u1", date(2024, 3, 11), 1, 1, 5.5, 1, {"purchase": 1}),
         ("u2", date(2024, 2, 26), 1, 1, 7.0, 1, {"purchase": 1}),
@@ -161,11 +174,11 @@ def test_user_rfm_ignores_events_at_or_after_as_of(con):
 
 def test_build_feature_tables_reports_row_counts(con):
     built = build_feature_tables(con, bucket_days=7, as_of=AS_OF, lookback_days=7)
-    assert built.rows == {"user_activity": 5, "user_profile": 3, "user_rfm": 2}
+    assert built.rows == {"user_activity": 5, "user_event_counts": 8, "user_profile": 3, "user_rfm": 2}
     assert built.to_dict() == {
         "bucket_days": 7,
         "as_of": "2024-03-11",
-        "rows": {"user_activity": 5, "user_profile": 3, "user_rfm": 2},
+        "rows": {"user_activity": 5, "user_event_counts": 8, "user_profile": 3, "user_rfm": 2},
     }
 
 

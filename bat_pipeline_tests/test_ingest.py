@@ -45,12 +45,12 @@ def write_csv(folder: Path, name: str, rows: list[str], header: str = HEADER) ->
 
 
 def table_counts(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
-    return {t: con.execute(f"select count(*) from {t}").fetchall()[0][0] for t in TABLES}
+    return {t: con.table(t).aggregate("count(*)").fetchall()[0][0] for t in TABLES}
 
 
 def snapshot(con: duckdb.DuckDBPyConnection) -> dict[str, list[tuple]]:
     """Every row of every ingestion table, sorted: to show that nothing was written."""
-    return {t: sorted(con.execute(f"select * from {t}").fetchall(), key=repr) for t in TABLES}
+    return {t: sorted(con.table(t).fetchall(), key=repr) for t in TABLES}
 
 
 def assert_conserved(con: duckdb.DuckDBPyConnection, result: IngestResult) -> None:

@@ -1,6 +1,6 @@
 -- Point-in-time samples: for each cutoff t in $cutoffs, every user active in the
 -- $lookback_days before t, labelled 1 if they do $target_event ('any' = any event) in
--- [t, t + $horizon_days) (inverted when $churn). Reads only user_activity buckets.
+-- [t, t + $horizon_days) (inverted when $churn). Reads only the feature tables.
 with cutoffs as (
     select unnest($cutoffs::date[]) as cutoff
 ),
@@ -19,15 +19,13 @@ active as (
 hits as (
     select distinct
         cutoffs.cutoff,
-        user_activity.user_id
+        user_event_counts.user_id
     from cutoffs
-    inner join user_activity
+    inner join user_event_counts
         on
-            user_activity.bucket_start >= cutoffs.cutoff
-            and user_activity.bucket_start < cutoffs.cutoff + to_days($horizon_days::integer)
-    where
-        $target_event = 'any'
-        or coalesce(user_activity.event_counts[$target_event], 0) > 0
+            user_event_counts.bucket_start >= cutoffs.cutoff
+            and user_event_counts.bucket_start < cutoffs.cutoff + to_days($horizon_days::integer)
+    where $target_event = 'any' or user_event_counts.event_type = $target_event
 ),
 
 final as (

@@ -7,8 +7,7 @@ select
     // $bucket_days)::integer as position,
     user_activity.events,
     user_activity.sessions,
-    user_activity.value,
-    user_activity.event_counts
+    user_activity.value
 from sample_index
 inner join user_activity
     on

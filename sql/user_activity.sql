@@ -1,5 +1,5 @@
 -- One row per user and time bucket ($bucket_days = 1 or 7; weeks start on Monday):
--- events, sessions, value, purchases and the count of each event type (a map).
+-- events, sessions, value, purchases (counts per event type: user_event_counts).
 with bucketed as (
     select
         user_id,
@@ -20,7 +20,6 @@ final as (
         count(distinct session_id) as sessions,
         coalesce(sum(value), 0) as value,
         count(*) filter (where event_type = 'purchase') as purchases,
-        histogram(event_type) as event_counts,
         min(event_time) as first_event_time,
         max(event_time) as last_event_time
     from bucketed
