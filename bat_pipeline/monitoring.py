@@ -3,7 +3,9 @@
 - A reference profile is stored for every trained model (table `reference_profiles` and an
   MLflow artifact), so drift is always measured against what the champion learned from.
 - `drift_check` compares a current window with the champion's reference, adding the share of
-  rows quarantined as `unknown_event_type` (a new event type never reaches `events`).
+  rows quarantined per reason (a new event type never reaches `events`: it is quarantined as
+  `unknown_event_type`) and the share of active user-days from new users (a wave of new
+  customers changes who is active before it changes what they do).
 - `retrain_decision` is the sensor's pure decision: drift, data quality, dedup and cooldown.
 """
 
@@ -89,6 +91,19 @@ def quarantine_mix(con: duckdb.DuckDBPyConnection, window: Window) -> dict[str, 
     return {str(k): int(n) for k, n in rows}
 
 
+#: a user is 'new' on the days less than this many days after their first event
+NEW_USER_DAYS = 14
+
+
+def user_age_mix(con: duckdb.DuckDBPyConnection, window: Window) -> dict[str, int]:
+    """{'new': active user-days of new users, 'returning': the others} in a window."""
+    rows = con.execute(
+        sql("window_user_age_mix"),
+        {"window_start": window.start, "window_end": window.end, "new_days": NEW_USER_DAYS},
+    ).fetchall()
+    return {str(k): int(n) for k, n in rows}
+
+
 def drift_check(
     con: duckdb.DuckDBPyConnection, reference: Profile, current: Window, threshold: float
 ) -> tuple[DriftResult, Profile]:
@@ -97,11 +112,12 @@ def drift_check(
 
     profile = build_window_profile(con, current, reference)
     result = compare_profiles(reference, profile, threshold)
-    ref_load = quarantine_mix(con, Window(reference.start, reference.end))
-    cur_load = quarantine_mix(con, current)
+    ref_window = Window(reference.start, reference.end)
     extra: list[FeatureDrift] = []
-    if ref_load and cur_load:
-        extra.append(compare_mix("load_outcome_mix", ref_load, cur_load, threshold))
+    for name, mix in (("load_outcome_mix", quarantine_mix), ("user_age_mix", user_age_mix)):
+        ref_mix, cur_mix = mix(con, ref_window), mix(con, current)
+        if ref_mix and cur_mix:
+            extra.append(compare_mix(name, ref_mix, cur_mix, threshold))
     return (result.with_features(*extra) if extra else result), profile
 
 

@@ -2,7 +2,8 @@
 
 No tracking here: pass MLflow (or any Lightning) loggers in `loggers`. The checkpoint folder
 belongs to one training: it holds `fingerprint.json` (which data and config the checkpoints
-are of), `last.ckpt` (every epoch end) and the best epoch by `val/loss`.
+are of), `last.ckpt` and `epoch=E-step=S.ckpt` of the two latest epochs (written at every
+epoch end), and `best-epoch=E-step=S.ckpt`, the best epoch by `val/loss`.
 """
 
 from __future__ import annotations
@@ -429,7 +430,10 @@ def _completed_epochs(state: dict[str, Any] | None, history: EpochHistory) -> in
 
 
 def predict_proba(
-    net: SequenceNet, sequences: np.ndarray, static: np.ndarray, batch_size: int = EVAL_BATCH_SIZE
+    net: SequenceNet,
+    sequences: np.ndarray,
+    static: np.ndarray | None,
+    batch_size: int = EVAL_BATCH_SIZE,
 ) -> np.ndarray:
     """P(label = 1), float64 [n], for sequences [n, steps, features] and static [n, n_static]."""
     return torch.sigmoid(_logits(net, sequences, static, batch_size)).double().numpy()
@@ -448,7 +452,10 @@ def _predict_part(net: SequenceNet, part: SampleSet, device: torch.device) -> np
 
 
 def _logits(
-    net: SequenceNet, sequences: np.ndarray, static: np.ndarray, batch_size: int = EVAL_BATCH_SIZE
+    net: SequenceNet,
+    sequences: np.ndarray,
+    static: np.ndarray | None,
+    batch_size: int = EVAL_BATCH_SIZE,
 ) -> torch.Tensor:
     device = next(net.parameters()).device
     was_training = net.training
@@ -459,8 +466,11 @@ def _logits(
             for start in range(0, len(sequences), batch_size):
                 stop = start + batch_size
                 seq = torch.from_numpy(np.ascontiguousarray(sequences[start:stop], np.float32))
-                ctx = torch.from_numpy(np.ascontiguousarray(static[start:stop], np.float32))
-                out.append(net(seq.to(device), ctx.to(device)).float().cpu())
+                ctx = None
+                if static is not None and net.n_static:
+                    ctx = torch.from_numpy(np.ascontiguousarray(static[start:stop], np.float32))
+                    ctx = ctx.to(device)
+                out.append(net(seq.to(device), ctx).float().cpu())
     finally:
         net.train(was_training)
     return torch.cat(out) if out else torch.empty(0)
