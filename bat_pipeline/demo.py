@@ -87,7 +87,9 @@ def run_demo(home: BatHome, fast: bool = False, json_out: bool = False) -> int:
     home.ensure()
     started = time.perf_counter()
     source = home.root / "demo" / "source"
-    _say(f"1/4 generating {plan.days} days of a simulated shop ({plan.users} customers) in {source}")
+    _say(
+        f"1/4 generating {plan.days} days of a simulated shop ({plan.users} customers) in {source}"
+    )
     summary = generate(
         source,
         users=plan.users,
@@ -97,9 +99,13 @@ def run_demo(home: BatHome, fast: bool = False, json_out: bool = False) -> int:
         drift=plan.drift,
         drift_start=plan.drift_start,
     )
-    sys.stderr.write(f"{summary.events:,} events; behaviour drifts ({plan.drift}) from {plan.drift_start}\n")
+    sys.stderr.write(
+        f"{summary.events:,} events; behaviour drifts ({plan.drift}) from {plan.drift_start}\n"
+    )
 
-    _say(f"2/4 the calm period lands in {home.landing}; Dagster ingests it and runs the quality checks")
+    _say(
+        f"2/4 the calm period lands in {home.landing}; Dagster ingests it and runs the quality checks"
+    )
     calm_last = plan.drift_start - timedelta(days=1)
     keys = deliver(source, home.landing, plan.start, calm_last)
     ingest = run_job(home, "ingest_job", partition_range=(keys[0], keys[-1]))
@@ -107,7 +113,9 @@ def run_demo(home: BatHome, fast: bool = False, json_out: bool = False) -> int:
         _say("ingestion failed; see the Dagster run " + ingest.run_id)
         return 1
 
-    _say("3/4 training job: features -> samples -> baseline + LSTM -> evaluation -> gates -> promotion")
+    _say(
+        "3/4 training job: features -> samples -> baseline + LSTM -> evaluation -> gates -> promotion"
+    )
     first = run_training(home, cfg, None, None, trigger="manual")
     sys.stderr.write(describe_run(first) + "\n")
     if first["status"] == "failed":
@@ -116,9 +124,16 @@ def run_demo(home: BatHome, fast: bool = False, json_out: bool = False) -> int:
     from bat_pipeline.drift_story import drift_and_retrain
 
     _say(f"4/4 behaviour shifts ({plan.drift}); new days land, the drift sensor looks at them")
-    story = drift_and_retrain(home, cfg, source, plan.drift_start, plan.start + timedelta(days=plan.days - 1))
+    story = drift_and_retrain(
+        home, cfg, source, plan.drift_start, plan.start + timedelta(days=plan.days - 1)
+    )
     seconds = time.perf_counter() - started
-    result = {"first_run": first, "drift": story, "seconds": round(seconds, 1), "home": str(home.root)}
+    result = {
+        "first_run": first,
+        "drift": story,
+        "seconds": round(seconds, 1),
+        "home": str(home.root),
+    }
     if json_out:
         sys.stdout.write(json.dumps(result, default=str) + "\n")
     else:

@@ -10,8 +10,9 @@ import numpy as np
 import pandas as pd
 
 from bat_pipeline.config import GatesConfig
-from bat_pipeline.ml.dataset import TEST, SampleSet
+from bat_pipeline.ml.dataset import TEST, VAL, SampleSet
 from bat_pipeline.ml.gates import GateResult, evaluate_gates, no_regression
+from bat_pipeline.ml.metrics import accuracy_threshold
 from bat_pipeline.samples import FeatureSpec, inputs_for_index
 from bat_pipeline.serving import LoadedModel, load_version
 from bat_pipeline.tracking import TrackingStore, retry
@@ -54,14 +55,24 @@ class EvaluationResult:
 
 
 def score_model(
-    name: str, version: str | None, y: np.ndarray, p: np.ndarray, seed: int = 0
+    name: str,
+    version: str | None,
+    y: np.ndarray,
+    p: np.ndarray,
+    threshold: float = 0.5,
+    seed: int = 0,
 ) -> ModelScore:
+    """Metrics at the model's own decision threshold, with bootstrap intervals."""
     from bat_pipeline.ml.metrics import bootstrap_ci, classification_metrics
 
-    metrics = classification_metrics(y, p)
+    metrics = classification_metrics(y, p, threshold)
     ci = {}
     for metric in CI_METRICS:
-        interval = bootstrap_ci(y, p, metric, n=200, seed=seed)
+
+        def at_threshold(yy: np.ndarray, pp: np.ndarray, m: str = metric) -> float | None:
+            return classification_metrics(yy, pp, threshold)[m]
+
+        interval = bootstrap_ci(y, p, at_threshold, n=200, seed=seed)
         ci[metric] = list(interval) if interval is not None else None
     return ModelScore(name, version, metrics, ci)
 
@@ -96,13 +107,15 @@ def evaluate_candidate(
     y = test.labels
     candidate = load_version(store, candidate_version)
     p_candidate = candidate.predict(test.sequences, test.static)
-    cand = score_model("candidate", candidate_version, y, p_candidate)
-    base = score_model("baseline", None, y, baseline_model.predict_proba(test))
+    cand = score_model("candidate", candidate_version, y, p_candidate, candidate.threshold)
+    val = samples.part(VAL)
+    base_threshold = accuracy_threshold(val.labels, baseline_model.predict_proba(val))
+    base = score_model("baseline", None, y, baseline_model.predict_proba(test), base_threshold)
     champ = None
     if champion_version is not None and champion_version != candidate_version:
         champion = load_version(store, champion_version)
         p_champion = champion_probabilities(con, champion, test_index(samples))
-        champ = score_model("champion", champion_version, y, p_champion)
+        champ = score_model("champion", champion_version, y, p_champion, champion.threshold)
     gates = evaluate_gates(
         {**cand.metrics, **losses},
         base.metrics,
@@ -139,7 +152,7 @@ def recheck_against(
     def recheck(version: str) -> GateResult:
         model = load_version(store, version)
         p = champion_probabilities(con, model, test_index(samples))
-        champ = score_model("champion", version, samples.part(TEST).labels, p)
+        champ = score_model("champion", version, samples.part(TEST).labels, p, model.threshold)
         return no_regression(candidate_auc, champ.metrics.get("auc"), True, tolerance)
 
     return recheck

@@ -162,6 +162,33 @@ def _vocabulary(con: duckdb.DuckDBPyConnection, cfg: DataConfig, now: datetime) 
     return types
 
 
+def learn_vocabulary(
+    con: duckdb.DuckDBPyConnection, paths: list[Path], cfg: DataConfig, now: datetime | None = None
+) -> list[str]:
+    """On the first load (no configured or stored vocabulary), learn it from every file of that
+    load, not just the first file (a quiet first day need not show every event type).
+    Unreadable files are skipped here; ingesting them reports the problem."""
+    if cfg.event_types or con.execute(sql("event_vocabulary")).fetchall():
+        return []
+    types: set[str] = set()
+    for path in paths:
+        try:
+            kind = _check_readable(Path(path))
+            raw = _read_raw(con, Path(path), kind)
+            _stage(con, raw, _source_columns(Path(path), raw.columns, cfg))
+            types.update(
+                r[0] for r in con.execute(sql("staged_event_types"), _map_params(cfg)).fetchall()
+            )
+        except (IngestError, duckdb.Error):
+            continue
+        finally:
+            con.execute("drop view if exists raw_staging")
+    if types:
+        stamp = (now or datetime.now(UTC)).replace(tzinfo=None)
+        con.execute(statement("insert_vocabulary"), {"event_types": sorted(types), "now": stamp})
+    return sorted(types)
+
+
 def _map_params(cfg: DataConfig) -> dict[str, list[str]]:
     # DuckDB needs a typed list even when there is nothing to map; '' never matches a trimmed name.
     return {

@@ -39,7 +39,7 @@ def ingest_paths(
 ) -> dict:
     """Ingest every file, run the quality suite on what changed, rebuild the events table."""
     from bat_pipeline.features import replace_table
-    from bat_pipeline.ingest import IngestError, ingest_file
+    from bat_pipeline.ingest import IngestError, ingest_file, learn_vocabulary
     from bat_pipeline.quality_gate import check_partitions
     from bat_pipeline.warehouse import writer
 
@@ -48,6 +48,7 @@ def ingest_paths(
     results = []
     now = datetime.now(UTC)
     with writer(home.warehouse) as con:
+        learn_vocabulary(con, files, cfg.data, now)
         for i, path in enumerate(files):
             try:
                 results.append(ingest_file(con, path, cfg.data, now=now))

@@ -156,6 +156,11 @@ def promote(
         elif current == str(candidate_version):
             decision.promoted = True
             decision.reason = f"version {candidate_version} already holds {CHAMPION} (idempotent)"
+        elif current is not None and _same_weights(store, current, candidate_version):
+            decision.reason = (
+                f"identical to the champion (version {current} has the same weights): "
+                "nothing to promote"
+            )
         else:
             if current is not None and current != evaluated_against:
                 check = recheck(current)
@@ -185,6 +190,19 @@ def promote(
                 )
     write_decision(store, decision)
     return decision
+
+
+def _same_weights(store: TrackingStore, a: str, b: str) -> bool:
+    client = store.client()
+    tags = [
+        retry(
+            lambda v=v: client.get_model_version(store.registered_model, v), "read a version"
+        ).tags
+        for v in (a, b)
+    ]
+    return bool(tags[0].get("weights_sha256")) and tags[0].get("weights_sha256") == tags[1].get(
+        "weights_sha256"
+    )
 
 
 def rollback(store: TrackingStore, record: dict | None = None) -> Decision:
@@ -241,8 +259,8 @@ def write_decision(store: TrackingStore, decision: Decision) -> None:
     tags = {
         "bat.promotion": "promoted" if decision.promoted else "rejected",
         "bat.decision": decision.reason[:4000],
-        "bat.champion_before": str(decision.champion_before),
-        "bat.champion_after": str(decision.champion_after),
+        "bat.champion_before": decision.champion_before or "none",
+        "bat.champion_after": decision.champion_after or "none",
     }
     if decision.action == "promote":
         tags["bat.gates"] = "passed" if all(g["passed"] for g in decision.gates) else "failed"

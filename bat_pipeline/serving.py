@@ -27,6 +27,7 @@ class LoadedModel:
     ref: ModelRef
     net: SequenceNet
     spec: FeatureSpec
+    threshold: float = 0.5
 
     def predict(
         self, sequences: np.ndarray, static: np.ndarray, batch_size: int = 512
@@ -49,8 +50,8 @@ def load_version(store: TrackingStore, version: str) -> LoadedModel:
             lambda: store.client().download_artifacts(ref.run_id, "weights", tmp),
             f"download the weights of version {version}",
         )
-        net, spec = load_model(Path(folder), ref.weights_sha256)
-    return LoadedModel(ref=ref, net=net, spec=FeatureSpec.from_dict(spec))
+        net, spec, threshold = load_model(Path(folder), ref.weights_sha256)
+    return LoadedModel(ref=ref, net=net, spec=FeatureSpec.from_dict(spec), threshold=threshold)
 
 
 def load_alias(store: TrackingStore, alias: str) -> LoadedModel | None:

@@ -140,7 +140,7 @@ class MlflowEpochMetrics:
         return _Callback()
 
 
-def _log_figures(client, run_id: str, history, y_test, p_lstm, p_base) -> None:
+def _log_figures(client, run_id: str, history, y_test, p_lstm, p_base, threshold: float) -> None:
     import matplotlib.pyplot as plt
 
     from bat_pipeline.ml.plots import confusion_matrix_figure, loss_curves, roc_curves
@@ -148,14 +148,16 @@ def _log_figures(client, run_id: str, history, y_test, p_lstm, p_base) -> None:
     figures = {
         "plots/loss_curves.png": loss_curves(history),
         "plots/roc_test.png": roc_curves(y_test, {"lstm": p_lstm, "baseline": p_base}),
-        "plots/confusion_matrix_test.png": confusion_matrix_figure(y_test, p_lstm),
+        "plots/confusion_matrix_test.png": confusion_matrix_figure(y_test, p_lstm, threshold),
     }
     for name, fig in figures.items():
         client.log_figure(run_id, fig, name)
         plt.close(fig)
 
 
-def _log_model(net, spec: FeatureSpec, samples: SampleSet, store: TrackingStore, run_id: str):
+def _log_model(
+    net, spec: FeatureSpec, samples: SampleSet, store: TrackingStore, run_id: str, threshold: float
+):
     """Weights (hash-checked) + the MLflow pytorch model with signature and input example,
     registered as a new version. Returns (version, sha256)."""
     import mlflow
@@ -166,7 +168,7 @@ def _log_model(net, spec: FeatureSpec, samples: SampleSet, store: TrackingStore,
     from bat_pipeline.ml.packed import PackedNet
 
     with tempfile.TemporaryDirectory() as tmp:
-        files = save_model(net, spec.to_dict(), Path(tmp) / "weights")
+        files = save_model(net, spec.to_dict(), Path(tmp) / "weights", threshold)
         retry(
             lambda: store.client().log_artifacts(run_id, str(files.folder), "weights"),
             "log weights",
@@ -205,10 +207,11 @@ def train_and_track(
 ) -> CandidateResult:
     """Train the LSTM and the baseline, log everything to one MLflow run, register the model."""
     import mlflow
+    from mlflow.entities import Param
 
     from bat_pipeline.ml.baseline import fit_baseline
-    from bat_pipeline.ml.metrics import classification_metrics
-    from bat_pipeline.ml.train import check_trainable, train_lstm
+    from bat_pipeline.ml.metrics import accuracy_threshold, classification_metrics
+    from bat_pipeline.ml.train import check_trainable, predict_proba, train_lstm
     from bat_pipeline.samples import fingerprint as data_fingerprint
 
     check_trainable(samples)
@@ -232,7 +235,7 @@ def train_and_track(
         tags["dagster.run_url"] = dagster_url
     run = retry(
         lambda: client.create_run(
-            store.experiment_id(), run_name=f"{trigger} · as-of {as_of} · lstm", tags=tags
+            store.experiment_id(), run_name=f"lstm · as-of {as_of} · {trigger}", tags=tags
         ),
         "start the training run",
     )
@@ -264,17 +267,38 @@ def train_and_track(
                 callbacks=[MlflowEpochMetrics.create(client, run_id)],
                 progress_bar=progress_bar,
             )
-            test = samples.part(TEST)
+            test, val = samples.part(TEST), samples.part(VAL)
+            threshold = accuracy_threshold(
+                val.labels,
+                predict_proba(result.net, val.sequences, val.static[:, : result.net.n_static]),
+            )
+            base_threshold = accuracy_threshold(val.labels, baseline.predict_proba(val))
             p_base = baseline.predict_proba(test)
-            metrics = classification_metrics(test.labels, result.test_probabilities)
-            base_metrics = classification_metrics(test.labels, p_base)
+            metrics = classification_metrics(test.labels, result.test_probabilities, threshold)
+            base_metrics = classification_metrics(test.labels, p_base, base_threshold)
             _log_results(client, run_id, result, metrics, base_metrics)
             _log_figures(
-                client, run_id, result.history, test.labels, result.test_probabilities, p_base
+                client,
+                run_id,
+                result.history,
+                test.labels,
+                result.test_probabilities,
+                p_base,
+                threshold,
             )
             client.log_dict(run_id, lineage, "lineage.json")
             client.log_dict(run_id, spec.to_dict(), "feature_spec.json")
-            version, sha = _log_model(result.net, spec, samples, store, run_id)
+            retry(
+                lambda: client.log_batch(
+                    run_id,
+                    params=[
+                        Param("model.decision_threshold", f"{threshold:.2f}"),
+                        Param("baseline.decision_threshold", f"{base_threshold:.2f}"),
+                    ],
+                ),
+                "log thresholds",
+            )
+            version, sha = _log_model(result.net, spec, samples, store, run_id, threshold)
             _describe_version(
                 client,
                 store,
@@ -339,12 +363,31 @@ def _log_results(client, run_id, result, metrics: dict, base_metrics: dict) -> N
     retry(lambda: client.log_batch(run_id, metrics=batch), "log test metrics")
 
 
+MODEL_DESCRIPTION = (
+    "BAT customer-behaviour LSTM: P(target event within the horizon) per customer from their "
+    "activity sequence. @champion serves scores; @previous is kept for rollback. Each version "
+    "carries weights_sha256 (checked before loading), data_fingerprint, as_of and trigger."
+)
+
+
 def _describe_version(
     client, store, version, run_id, as_of, trigger, fingerprint, sha, metrics, base
 ) -> None:
     def fmt(v):
         return "n/a" if v is None else f"{v:.3f}"
 
+    retry(
+        lambda: client.update_registered_model(
+            store.registered_model, description=MODEL_DESCRIPTION
+        ),
+        "describe the registered model",
+    )
+    retry(
+        lambda: client.set_registered_model_tag(
+            store.registered_model, "task", "customer behaviour"
+        ),
+        "tag the registered model",
+    )
     retry(
         lambda: client.update_model_version(
             store.registered_model,

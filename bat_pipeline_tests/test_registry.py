@@ -143,3 +143,15 @@ def test_rollback_moves_champion_back_and_is_recorded(tracking_store):
     assert len(runs) == 1
     second = rollback(tracking_store)
     assert not second.promoted and "no previous" in second.reason
+
+
+def test_a_candidate_with_the_champions_weights_is_not_promoted(tracking_store):
+    v1, run1 = register(tracking_store, 0.80)
+    v2, run2 = register(tracking_store, 0.80)
+    for version in (v1, v2):
+        tracking_store.client().set_model_version_tag(tracking_store.registered_model, version, "weights_sha256", "abc")
+    aucs = {v1: 0.80, v2: 0.80}
+    attempt(tracking_store, aucs, v1, run1)
+    decision = attempt(tracking_store, aucs, v2, run2)
+    assert not decision.promoted and "identical to the champion" in decision.reason
+    assert alias_version(tracking_store, CHAMPION) == v1

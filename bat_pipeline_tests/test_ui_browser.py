@@ -154,6 +154,7 @@ def _shot(page, name: str) -> Path:
 def ui_stack(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     """A BAT_HOME with 70 days of a 200-customer shop ingested by Dagster's `ingest_job` (so
     `raw_events` shows as materialised), and the three servers running on it."""
+    _require_chromium()  # before the minute of set-up
     import yaml
 
     from bat_pipeline import ui
@@ -189,7 +190,6 @@ def ui_stack(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
 
 
 def test_launch_training_from_dagster_ui_then_find_it_in_mlflow(ui_stack):
-    _require_chromium()
     from playwright.sync_api import sync_playwright
 
     home, servers = ui_stack

@@ -6,7 +6,7 @@ import dagster as dg
 
 from bat_pipeline.assets.context import dagster_run_url
 from bat_pipeline.assets.groups import DUCKDB_WRITER, EVALUATION, PROMOTION
-from bat_pipeline.assets.metadata import markdown_table
+from bat_pipeline.assets.metadata import markdown_table, rounded
 from bat_pipeline.assets.training import SampleBundle
 from bat_pipeline.dagster_config import GatesRunConfig
 from bat_pipeline.resources import MlflowResource, WarehouseResource
@@ -93,7 +93,7 @@ def model_evaluation(
     }
     for score in (result.candidate, result.baseline, result.champion):
         if score is not None and score.metrics.get("auc") is not None:
-            metadata[f"{score.name}_auc"] = dg.FloatMetadataValue(score.metrics["auc"])
+            metadata[f"{score.name}_auc"] = rounded(score.metrics["auc"])
     return dg.Output(
         EvaluationBundle(result, gates_cfg.model_dump(), training_samples.fingerprint),
         metadata=metadata,
@@ -179,6 +179,6 @@ def user_scores(
             "dormant_users": dg.IntMetadataValue(summary.dormant_users),
             "model_version": dg.TextMetadataValue(summary.model_version),
             "as_of": dg.TextMetadataValue(summary.as_of),
-            "mean_score": dg.FloatMetadataValue(summary.mean_score),
+            "mean_score": rounded(summary.mean_score),
         }
     )

@@ -25,12 +25,16 @@ daily_partitions = dg.DailyPartitionsDefinition(start_date=PARTITION_START, end_
 def raw_events(
     context: dg.AssetExecutionContext, bat: BatHomeResource, warehouse: WarehouseResource
 ) -> dg.MaterializeResult:
-    from bat_pipeline.ingest import IngestError, ingest_file
-    from bat_pipeline.landing import LandingError, file_for
+    from bat_pipeline.ingest import IngestError, ingest_file, learn_vocabulary
+    from bat_pipeline.landing import LandingError, file_for, landing_files
 
     home, cfg = bat.home(), bat.config()
     results, problems = [], []
+    found = landing_files(home.landing)
     with warehouse.writer() as con:
+        learn_vocabulary(
+            con, [p for k in context.partition_keys for p in found.get(k, [])], cfg.data
+        )
         for key in context.partition_keys:
             try:
                 results.append(ingest_file(con, file_for(home.landing, key), cfg.data))

@@ -2,6 +2,8 @@
 
 from collections.abc import Mapping, Sequence
 
+import dagster as dg
+
 
 def reasons_table(reasons: Mapping[str, int]) -> str:
     """Markdown table of quarantine reasons and row counts (most frequent first)."""
@@ -22,3 +24,8 @@ def markdown_table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> s
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
     return "\n".join(lines)
+
+
+def rounded(value: float | None) -> dg.FloatMetadataValue:
+    """A metric rounded to 4 decimals for reading (Dagster still plots it over time)."""
+    return dg.FloatMetadataValue(None if value is None else round(float(value), 4))

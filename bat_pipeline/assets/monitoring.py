@@ -4,7 +4,7 @@ import dagster as dg
 from pydantic import Field
 
 from bat_pipeline.assets.groups import DUCKDB_WRITER, MONITORING
-from bat_pipeline.assets.metadata import markdown_table
+from bat_pipeline.assets.metadata import markdown_table, rounded
 from bat_pipeline.assets.training import SampleBundle
 from bat_pipeline.resources import BatHomeResource, MlflowResource, WarehouseResource
 
@@ -93,9 +93,7 @@ def drift_report(
         metadata={
             "drift_detected": dg.BoolMetadataValue(report["drift_detected"]),
             "verdict": dg.TextMetadataValue(report["verdict"]),
-            "max_psi": dg.FloatMetadataValue(
-                max((f["score"] for f in report["features"]), default=0.0)
-            ),
+            "max_psi": rounded(max((f["score"] for f in report["features"]), default=0.0)),
             "drifted_features": dg.IntMetadataValue(sum(f["drifted"] for f in report["features"])),
             "top_features": dg.MarkdownMetadataValue(
                 markdown_table(

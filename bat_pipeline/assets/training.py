@@ -10,6 +10,7 @@ import pandas as pd
 from bat_pipeline.assets.context import dagster_run_url, trigger_of
 from bat_pipeline.assets.features import FeatureTablesInfo, parse_as_of
 from bat_pipeline.assets.groups import DUCKDB_WRITER, TRAINING
+from bat_pipeline.assets.metadata import rounded
 from bat_pipeline.dagster_config import ModelRunConfig, SamplesRunConfig, task_from
 from bat_pipeline.resources import BatHomeResource, MlflowResource, WarehouseResource
 
@@ -61,7 +62,7 @@ def training_samples(
             "users": dg.IntMetadataValue(int(index["user_id"].nunique())),
             "cutoffs": dg.IntMetadataValue(int(index["cutoff"].nunique())),
             "as_of": dg.TextMetadataValue(as_of.isoformat()),
-            "positive_rate": dg.FloatMetadataValue(float(index["label"].mean())),
+            "positive_rate": rounded(float(index["label"].mean())),
             "data_fingerprint": dg.TextMetadataValue(fp),
             "splits": dg.MarkdownMetadataValue(
                 "| split | samples | positive rate |\n|---|---:|---:|\n"
@@ -91,9 +92,7 @@ def baseline_model(training_samples: SampleBundle) -> dg.Output:
     metrics = classification_metrics(test.labels, model.predict_proba(test))
     return dg.Output(
         model,
-        metadata={
-            f"test_{k}": dg.FloatMetadataValue(v) for k, v in metrics.items() if v is not None
-        },
+        metadata={f"test_{k}": rounded(v) for k, v in metrics.items() if v is not None},
     )
 
 
@@ -145,16 +144,10 @@ def candidate_model(
             "mlflow_run": dg.UrlMetadataValue(result.run_url),
             "model_version": dg.TextMetadataValue(result.model_version),
             "metrics": dg.MarkdownMetadataValue(metric_md),
-            **{
-                f"test_{k}": dg.FloatMetadataValue(v)
-                for k, v in result.metrics.items()
-                if v is not None
-            },
-            "baseline_auc": dg.FloatMetadataValue(
-                result.baseline_metrics.get("auc") or float("nan")
-            ),
+            **{f"test_{k}": rounded(v) for k, v in result.metrics.items() if v is not None},
+            "baseline_auc": rounded(result.baseline_metrics.get("auc") or float("nan")),
             "epochs": dg.IntMetadataValue(result.epochs),
-            "train_samples_per_second": dg.FloatMetadataValue(result.samples_per_second),
+            "train_samples_per_second": rounded(result.samples_per_second),
             "data_fingerprint": dg.TextMetadataValue(result.fingerprint),
         },
     )

@@ -4,6 +4,7 @@ failed and by how much; a failed gate stops `champion_model` (no promotion)."""
 import dagster as dg
 
 from bat_pipeline.assets.evaluation import EvaluationBundle, model_evaluation
+from bat_pipeline.assets.metadata import rounded
 from bat_pipeline.ml.gates import GATE_NAMES
 
 GATE_DESCRIPTIONS = {
@@ -35,10 +36,10 @@ def evaluation_gates(model_evaluation: EvaluationBundle):
             passed=gate.passed,
             severity=dg.AssetCheckSeverity.ERROR,
             metadata={
-                "value": dg.FloatMetadataValue(gate.value)
+                "value": rounded(gate.value)
                 if gate.value is not None
                 else dg.TextMetadataValue("undefined"),
-                "threshold": dg.FloatMetadataValue(gate.threshold)
+                "threshold": rounded(gate.threshold)
                 if gate.threshold is not None
                 else dg.TextMetadataValue("n/a"),
                 "reason": dg.TextMetadataValue(gate.reason),

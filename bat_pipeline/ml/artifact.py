@@ -43,19 +43,26 @@ def architecture_of(net: SequenceNet) -> dict:
     }
 
 
-def save_model(net: SequenceNet, spec: dict, folder: Path) -> ModelFiles:
-    """Write state_dict.pt + model.json (architecture, feature spec, weights hash)."""
+def save_model(net: SequenceNet, spec: dict, folder: Path, threshold: float = 0.5) -> ModelFiles:
+    """Write state_dict.pt + model.json (architecture, feature spec, decision threshold,
+    weights hash)."""
     folder.mkdir(parents=True, exist_ok=True)
     weights = folder / WEIGHTS_FILE
     torch.save({k: v.detach().cpu() for k, v in net.state_dict().items()}, weights)
     digest = sha256_of(weights)
-    meta = {"architecture": architecture_of(net), "feature_spec": spec, "weights_sha256": digest}
+    meta = {
+        "architecture": architecture_of(net),
+        "feature_spec": spec,
+        "decision_threshold": threshold,
+        "weights_sha256": digest,
+    }
     (folder / META_FILE).write_text(json.dumps(meta, indent=2), encoding="utf-8")
     return ModelFiles(folder, digest)
 
 
-def load_model(folder: Path, expected_sha256: str) -> tuple[SequenceNet, dict]:
-    """The network and its feature spec, after checking the weights against `expected_sha256`."""
+def load_model(folder: Path, expected_sha256: str) -> tuple[SequenceNet, dict, float]:
+    """The network, its feature spec and decision threshold, after checking the weights
+    against `expected_sha256`."""
     weights, meta_path = folder / WEIGHTS_FILE, folder / META_FILE
     for path in (weights, meta_path):
         if not path.is_file():
@@ -74,4 +81,4 @@ def load_model(folder: Path, expected_sha256: str) -> tuple[SequenceNet, dict]:
     net = SequenceNet(**meta["architecture"])
     net.load_state_dict(state)
     net.eval()
-    return net, meta["feature_spec"]
+    return net, meta["feature_spec"], float(meta.get("decision_threshold", 0.5))

@@ -85,3 +85,16 @@ def _validated(y_true: np.ndarray, p: np.ndarray) -> tuple[np.ndarray, np.ndarra
     if finite.size and (finite.min() < 0.0 or finite.max() > 1.0):
         raise ValueError("probabilities must lie in [0, 1]")
     return y.astype(np.int64), prob
+
+
+def accuracy_threshold(y_val: np.ndarray, p_val: np.ndarray, default: float = 0.5) -> float:
+    """The decision threshold that maximises accuracy on the validation split (the operating
+    point is chosen on validation and reported on test); `default` when validation cannot
+    decide (no rows, non-finite probabilities)."""
+    y, prob = _validated(y_val, p_val)
+    if y.size == 0 or not np.isfinite(prob).all():
+        return default
+    grid = np.linspace(0.05, 0.95, 91)
+    accuracy = ((prob[None, :] >= grid[:, None]) == (y[None, :] > 0.5)).mean(axis=1)
+    best = grid[accuracy == accuracy.max()]
+    return float(best[np.argmin(np.abs(best - default))])  # ties: nearest the default
