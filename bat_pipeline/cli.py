@@ -139,7 +139,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         home, cfg, paths, progress=_progress("ingest", sys.stderr.isatty() and not args.json)
     )
     _emit(args, report, _ingest_text)
-    return EXIT_OK if not report["errors"] else EXIT_FAILED
+    return EXIT_OK if not report["errors"] and not report["quality_failed"] else EXIT_FAILED
 
 
 def _ingest_text(p: dict) -> str:
@@ -148,8 +148,8 @@ def _ingest_text(p: dict) -> str:
         f" ({p['files_loaded']} files loaded, {p['files_unchanged']} unchanged)"
     ]
     lines += [f"  quarantined {n:,} × {reason}" for reason, n in p["quarantine_reasons"].items()]
-    if p["quality_failed"]:
-        lines.append(f"quality checks FAILED for partitions: {', '.join(p['quality_failed'])}")
+    for key, failed in p["quality"].items():
+        lines.append(f"quality checks FAILED for partition {key}: {', '.join(failed)}")
     lines += [f"error: {e}" for e in p["errors"]]
     return "\n".join(lines)
 
@@ -268,6 +268,42 @@ def cmd_rollback(args: argparse.Namespace) -> int:
     return EXIT_OK if decision.promoted else EXIT_FAILED
 
 
+def cmd_drift(args: argparse.Namespace) -> int:
+    from bat_pipeline.drift_command import DriftError, run_drift_report
+    from bat_pipeline.monitoring import Window
+
+    home, cfg = _home(args), _config(args)
+    store = _store(args)
+    try:
+        report = run_drift_report(
+            home.warehouse,
+            store,
+            home,
+            cfg,
+            Window(*args.reference) if args.reference else None,
+            Window(*args.current) if args.current else None,
+        )
+    except (DriftError, FileNotFoundError) as exc:
+        sys.stderr.write(f"bat-pipeline drift: {exc}\n")
+        return EXIT_FAILED
+    _emit(args, report, _drift_text)
+    return EXIT_OK
+
+
+def _drift_text(p: dict) -> str:
+    lines = [
+        f"reference {p['reference_window']} vs current {p['current_window']}: {p['verdict']}",
+        f"{'feature':<32} {'method':<6} {'score':>7} {'threshold':>9}  drifted",
+    ]
+    lines += [
+        f"{f['name']:<32} {f['method']:<6} {f['score']:>7.3f} {f['threshold']:>9.2f}  {'YES' if f['drifted'] else 'no'}"
+        for f in p["features"][:12]
+    ]
+    lines.append(f"report: {p['report_html']}")
+    lines.append(f"MLflow: {p['mlflow_run_url']}")
+    return "\n".join(lines)
+
+
 def cmd_ui(args: argparse.Namespace) -> int:
     from bat_pipeline.ui import serve
 
@@ -277,6 +313,7 @@ def cmd_ui(args: argparse.Namespace) -> int:
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "ui": cmd_ui,
+    "drift": cmd_drift,
     "generate": cmd_generate,
     "ingest": cmd_ingest,
     "run": cmd_run,
@@ -337,6 +374,20 @@ def build_parser() -> argparse.ArgumentParser:
         "--out", required=True, metavar="FILE", help="output file (.csv, .csv.gz or .parquet)"
     )
 
+    p = sub.add_parser("drift", parents=[common], help="drift report of two windows of events")
+    p.add_argument(
+        "--reference",
+        type=_window,
+        metavar="A:B",
+        help="reference window, dates inclusive (default: the champion's training data)",
+    )
+    p.add_argument(
+        "--current",
+        type=_window,
+        metavar="C:D",
+        help="current window, dates inclusive (default: the last drift.window_days days)",
+    )
+
     sub.add_parser("status", parents=[common], help="champion and previous model, their metrics")
     sub.add_parser("rollback", parents=[common], help="move champion back to previous")
     p = sub.add_parser("ui", parents=[common], help="start the Dagster and MLflow UIs (127.0.0.1)")
@@ -366,6 +417,10 @@ def _reexec_with_allocator_env(argv: Sequence[str]) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     if argv is None:  # the console script, not a test calling main([...])
         _reexec_with_allocator_env(sys.argv[1:])
+    import warnings
+
+    # Dagster marks some parameters used here as beta/preview; that is not news to a CLI user.
+    warnings.filterwarnings("ignore", message=r".*is currently in (beta|preview).*")
     parser = build_parser()
     try:
         args = parser.parse_args(argv)

@@ -58,7 +58,6 @@ def _realised(con, champion, store: TrackingStore, last_day: date) -> dict | Non
         sql("sample_labels"),
         {
             "cutoffs": [cutoff],
-            "lookback_days": int(params.get("task.lookback_days", 60)),
             "horizon_days": horizon,
             "target_event": params.get("task.target_event", "purchase"),
             "churn": params.get("task.churn", "False") == "True",

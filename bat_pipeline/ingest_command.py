@@ -59,6 +59,9 @@ def ingest_paths(
         changed = [r.partition_key for r in results if not r.skipped]
         reports = check_partitions(con, changed, cfg.data, home, now=now) if changed else {}
         replace_table(con, "events")
+    from bat_pipeline.orchestrate import record_cli_loads
+
+    record_cli_loads(home, results)
     reasons: Counter[str] = Counter()
     for r in results:
         reasons.update(r.quarantine_reasons)

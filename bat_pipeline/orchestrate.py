@@ -87,3 +87,32 @@ def training_run_config(cfg: BatConfig, as_of: str | None, config_file: str | No
     if resources:
         run_config["resources"] = resources
     return run_config
+
+
+def record_cli_loads(home: BatHome, results: list) -> int:
+    """Tell Dagster about partitions loaded by `bat-pipeline ingest` (runless materializations),
+    so the UI shows them as materialized instead of asking to re-run raw_events."""
+    import dagster as dg
+
+    from bat_pipeline.assets.ingestion import daily_partitions
+
+    valid = set(daily_partitions.get_partition_keys())
+    loaded = [r for r in results if not r.skipped and r.partition_key in valid]
+    if not loaded:
+        return 0
+    instance = instance_for(home)
+    for result in loaded:
+        instance.report_runless_asset_event(
+            dg.AssetMaterialization(
+                asset_key="raw_events",
+                partition=result.partition_key,
+                description="loaded by bat-pipeline ingest",
+                metadata={
+                    "rows_read": result.rows_read,
+                    "rows_loaded": result.rows_loaded,
+                    "rows_quarantined": result.rows_quarantined,
+                    "source_file": result.path,
+                },
+            )
+        )
+    return len(loaded)

@@ -195,7 +195,6 @@ def build_sample_set(
         sql("sample_labels"),
         {
             "cutoffs": cutoffs,
-            "lookback_days": task.lookback_days,
             "horizon_days": task.horizon_days,
             "target_event": task.target_event,
             "churn": task.churn,

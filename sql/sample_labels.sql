@@ -1,19 +1,16 @@
--- Point-in-time samples: for each cutoff t in $cutoffs, every user active in the
--- $lookback_days before t, labelled 1 if they do $target_event ('any' = any event) in
--- [t, t + $horizon_days) (inverted when $churn). Reads only the feature tables.
+-- Point-in-time samples: for each cutoff t in $cutoffs, every user seen before t (dormant
+-- users too, as scoring covers them), labelled 1 if they do $target_event ('any' = any event)
+-- in [t, t + $horizon_days) (inverted when $churn). Reads only the feature tables.
 with cutoffs as (
     select unnest($cutoffs::date[]) as cutoff
 ),
 
 active as (
-    select distinct
+    select
         cutoffs.cutoff,
-        user_activity.user_id
+        user_profile.user_id
     from cutoffs
-    inner join user_activity
-        on
-            user_activity.bucket_start >= cutoffs.cutoff - to_days($lookback_days::integer)
-            and user_activity.bucket_start < cutoffs.cutoff
+    inner join user_profile on user_profile.first_seen < cutoffs.cutoff
 ),
 
 hits as (
