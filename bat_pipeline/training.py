@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
 import subprocess
 import tempfile
 from dataclasses import asdict, dataclass, field
@@ -204,6 +205,7 @@ def train_and_track(
     dagster_url: str | None = None,
     baseline=None,
     progress_bar: bool = False,
+    callbacks: list | None = None,
 ) -> CandidateResult:
     """Train the LSTM and the baseline, log everything to one MLflow run, register the model."""
     import mlflow
@@ -264,7 +266,7 @@ def train_and_track(
                 samples,
                 model_cfg,
                 checkpoint_dir,
-                callbacks=[MlflowEpochMetrics.create(client, run_id)],
+                callbacks=[MlflowEpochMetrics.create(client, run_id), *(callbacks or [])],
                 progress_bar=progress_bar,
             )
             test, val = samples.part(TEST), samples.part(VAL)
@@ -315,6 +317,8 @@ def train_and_track(
         client.set_terminated(run_id, status="FAILED")
         raise
     client.set_terminated(run_id, status="FINISHED")
+    # The model is registered: its checkpoints only served a resume after a crash.
+    shutil.rmtree(checkpoint_dir, ignore_errors=True)
     return CandidateResult(
         run_id=run_id,
         run_url=store.run_url(run_id),

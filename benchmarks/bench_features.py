@@ -67,8 +67,11 @@ def step_ingest(folder: str, db: str) -> dict:
 
 
 def step_features_duckdb(db: str) -> dict:
+    import pandas as pd
+
     from bat_pipeline.features import build_feature_tables, summarize_events
-    from bat_pipeline.samples import TOTAL_CHANNELS, FeatureSpec, scoring_inputs
+    from bat_pipeline.samples import raw_sequences, register_index
+    from bat_pipeline.sqlfiles import sql
     from bat_pipeline.warehouse import writer
 
     with writer(Path(db)) as con:
@@ -76,18 +79,9 @@ def step_features_duckdb(db: str) -> dict:
         as_of = summary.default_as_of
         started = time.perf_counter()
         build_feature_tables(con, 1, as_of, LOOKBACK)
-        spec = FeatureSpec(
-            event_types=summary.event_types,
-            bucket_days=1,
-            lookback_buckets=LOOKBACK,
-            lookback_days=LOOKBACK,
-            static_categories={
-                "device": ["desktop", "mobile", "tablet"],
-                "channel": ["ads", "email", "organic", "social"],
-            },
-            scaler_max=[1.0] * (len(summary.event_types) + len(TOTAL_CHANNELS)),
-        )
-        users, tensor, _, _ = scoring_inputs(con, spec, as_of)
+        users = con.execute(sql("users_seen_before"), {"as_of": as_of}).df()
+        register_index(con, pd.DataFrame({"user_id": users["user_id"], "cutoff": as_of}))
+        tensor = raw_sequences(con, len(users), summary.event_types, LOOKBACK, 1)
         seconds = time.perf_counter() - started
     return {
         "seconds": seconds,
