@@ -114,7 +114,7 @@ def _check_together(con, keys, cfg, home, now, vocabulary, build_docs):
 def _check_each(con, keys, cfg, home, now, vocabulary, build_docs) -> dict[str, QualityReport]:
     reports: dict[str, QualityReport] = {}
     for i, key in enumerate(keys):
-        frame = con.execute(sql("partition_events"), {"partition_key": key}).df()
+        frame = con.execute(sql("range_events"), {"keys": [key]}).df()
         trailing = [
             int(r[0])
             for r in con.execute(

@@ -22,11 +22,11 @@ from __future__ import annotations
 from datetime import date, datetime
 
 import duckdb
-import pandas as pd
 import pytest
 
 from bat_pipeline.features import build_feature_tables, replace_table, summarize_events
 from bat_pipeline.warehouse import writer
+from bat_pipeline_tests.helpers import add_events
 
 D = datetime
 FIXTURE = [
@@ -41,22 +41,6 @@ FIXTURE = [
     ("u2", D(2024, 3, 10, 12, 0), "search", "s10", None, "tablet", "email"),
     ("u3", D(2024, 3, 12, 7, 0), "home", None, None, "mobile", None),
 ]
-
-
-def add_events(con, rows) -> None:
-    """Insert loaded events into raw_events (partition = the event's day), in one statement."""
-    frame = pd.DataFrame(
-        rows,
-        columns=["user_id", "event_time", "event_type", "session_id", "value", "device", "channel"],
-    ).astype({"value": "float64"})
-    frame["partition_key"] = frame["event_time"].dt.strftime("%Y-%m-%d")
-    frame["source_row"] = range(len(frame))
-    con.register("new_events", frame)
-    con.execute(
-        "insert into raw_events by name select *, 'fixture' as source_file, "
-        "event_time as ingested_at from new_events"
-    )
-    con.unregister("new_events")
 
 
 @pytest.fixture
@@ -80,7 +64,10 @@ def activity_rows(con: duckdb.DuckDBPyConnection, bucket_days: int):
     replace_table(con, "user_event_counts", {"bucket_days": bucket_days})
     counts: dict = {}
     for user, start, event_type, n in rows_of(
-        con, "user_event_counts", "user_id, bucket_start, event_type, events", "user_id, bucket_start, event_type"
+        con,
+        "user_event_counts",
+        "user_id, bucket_start, event_type, events",
+        "user_id, bucket_start, event_type",
     ):
         counts.setdefault((user, start), {})[event_type] = n
     return [
@@ -174,7 +161,12 @@ def test_user_rfm_ignores_events_at_or_after_as_of(con):
 
 def test_build_feature_tables_reports_row_counts(con):
     built = build_feature_tables(con, bucket_days=7, as_of=AS_OF, lookback_days=7)
-    assert built.rows == {"user_activity": 5, "user_event_counts": 8, "user_profile": 3, "user_rfm": 2}
+    assert built.rows == {
+        "user_activity": 5,
+        "user_event_counts": 8,
+        "user_profile": 3,
+        "user_rfm": 2,
+    }
     assert built.to_dict() == {
         "bucket_days": 7,
         "as_of": "2024-03-11",

@@ -11,7 +11,6 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 
 import numpy as np
-import pandas as pd
 import pytest
 
 from bat_pipeline.config import TaskConfig
@@ -28,6 +27,7 @@ from bat_pipeline.samples import (
     split_of_cutoffs,
 )
 from bat_pipeline.warehouse import writer
+from bat_pipeline_tests.helpers import add_events
 
 START = date(2024, 1, 1)  # a Monday
 AS_OF = date(2024, 3, 4)  # a Monday; cutoffs 01-15 .. 02-26 with the task below
@@ -59,22 +59,6 @@ def shop_events() -> list[tuple]:
                 (DORMANT, day + timedelta(hours=8), "home", f"d-{d}", None, "tablet", "ads")
             )
     return rows
-
-
-def add_events(con, rows) -> None:
-    """Insert loaded events into raw_events (partition = the event's day), in one statement."""
-    frame = pd.DataFrame(
-        rows,
-        columns=["user_id", "event_time", "event_type", "session_id", "value", "device", "channel"],
-    ).astype({"value": "float64"})
-    frame["partition_key"] = frame["event_time"].dt.strftime("%Y-%m-%d")
-    frame["source_row"] = range(len(frame))
-    con.register("new_events", frame)
-    con.execute(
-        "insert into raw_events by name select *, 'fixture' as source_file, "
-        "event_time as ingested_at from new_events"
-    )
-    con.unregister("new_events")
 
 
 @pytest.fixture

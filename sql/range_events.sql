@@ -1,4 +1,4 @@
--- The loaded rows of several raw_events partitions at once ($keys), for one quality run.
+-- The loaded rows of the raw_events partitions in $keys, as the quality suite sees them.
 select
     user_id,
     event_time,
