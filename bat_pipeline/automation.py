@@ -36,7 +36,7 @@ def evaluate_drift_sensor(state: dict, bat, warehouse, mlflow, now: datetime):
         )
     try:
         with reader(warehouse.path(), retries=3) as con:
-            last_day = fetch_one(con, sql("last_event_day"))[0]
+            last_day = fetch_one(con, sql("last_data_day"))[0]
             if last_day is None:
                 return RetrainDecision(False, "", "no events yet"), new_state, None
             window = current_window(last_day, cfg.drift.window_days)

@@ -88,7 +88,7 @@ def run_drift_report(
     champion = _champion(store)
     threshold = cfg.drift.threshold
     with reader(db_path) as con:
-        last_day = fetch_one(con, sql("last_event_day"))[0]
+        last_day = fetch_one(con, sql("last_data_day"))[0]
         if last_day is None:
             raise DriftError("the events table is empty: ingest events first")
         current = current or current_window(last_day, cfg.drift.window_days)

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 import dagster as dg
 
 from bat_pipeline.assets.context import TRIGGER_TAG
+from bat_pipeline.assets.ingestion import daily_partitions
 from bat_pipeline.jobs import ingest_job, training_job
 from bat_pipeline.resources import BatHomeResource, MlflowResource, WarehouseResource
 
@@ -43,9 +44,7 @@ def landing_sensor(
 
     home = bat.home()
     seen: dict[str, list] = json.loads(context.cursor) if context.cursor else {}
-    valid = (
-        set(ingest_job.partitions_def.get_partition_keys()) if ingest_job.partitions_def else set()
-    )
+    valid = set(daily_partitions.get_partition_keys())
     loaded = _loaded_hashes(warehouse)
     requests, skipped_duplicates = [], 0
     for key, paths in sorted(landing_files(home.landing).items()):

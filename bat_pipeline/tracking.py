@@ -66,7 +66,11 @@ class TrackingStore:
             from mlflow import MlflowClient
 
             _quiet_mlflow()
-            self._cache["client"] = MlflowClient(tracking_uri=self.tracking_uri)
+            # The registry URI is given too: left out, MLflow takes the process-wide one, which
+            # another store may have set (tests, or two homes in one process).
+            self._cache["client"] = MlflowClient(
+                tracking_uri=self.tracking_uri, registry_uri=self.tracking_uri
+            )
         return self._cache["client"]
 
     def activate(self) -> str:
