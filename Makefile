@@ -38,7 +38,10 @@ lint: setup
 	$(BIN)/sqlfluff lint sql
 
 bench: setup
-	$(BIN)/python benchmarks/bench_features.py
+	$(BIN)/python benchmarks/bench_features.py --events 1000000 10000000
+	$(BIN)/python benchmarks/bench_drift.py --events 1000000 10000000
+	$(BIN)/python benchmarks/bench_training.py --repeats 3
+	$(BIN)/python benchmarks/bench_demo.py
 
 ui: setup
 	$(BIN)/bat-pipeline ui
