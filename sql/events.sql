@@ -10,7 +10,10 @@ with latest_check as (
 final as (
     select raw_events.*
     from raw_events
-    anti join (select partition_key from latest_check where not passed) as failed
+    anti join (
+        select partition_key from latest_check
+        where not passed
+    ) as failed
         on raw_events.partition_key = failed.partition_key
 )
 

@@ -1,2 +1,6 @@
 -- The first rejected line of the last CSV scan, for error messages.
-select line, error_message from reject_errors order by line limit 1
+select
+    line,
+    error_message
+from reject_errors
+order by line limit 1

@@ -15,7 +15,7 @@ with history as (
     inner join user_activity
         on
             sample_index.user_id = user_activity.user_id
-            and user_activity.bucket_start < sample_index.cutoff
+            and sample_index.cutoff > user_activity.bucket_start
 ),
 
 final as (

@@ -10,7 +10,7 @@ active as (
         cutoffs.cutoff,
         user_profile.user_id
     from cutoffs
-    inner join user_profile on user_profile.first_seen < cutoffs.cutoff
+    inner join user_profile on cutoffs.cutoff > user_profile.first_seen
 ),
 
 hits as (
@@ -20,7 +20,7 @@ hits as (
     from cutoffs
     inner join user_event_counts
         on
-            user_event_counts.bucket_start >= cutoffs.cutoff
+            cutoffs.cutoff <= user_event_counts.bucket_start
             and user_event_counts.bucket_start < cutoffs.cutoff + to_days($horizon_days::integer)
     where $target_event = 'any' or user_event_counts.event_type = $target_event
 ),

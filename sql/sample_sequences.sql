@@ -3,8 +3,10 @@
 -- bucket; position 0 is the oldest bucket, $lookback_buckets - 1 the one just before t.
 select
     sample_index.sample_idx,
-    ($lookback_buckets - date_diff('day', user_activity.bucket_start, sample_index.cutoff)
-    // $bucket_days)::integer as position,
+    (
+        $lookback_buckets - date_diff('day', user_activity.bucket_start, sample_index.cutoff)
+        // $bucket_days
+    )::integer as position,
     user_activity.events,
     user_activity.sessions,
     user_activity.value
@@ -14,4 +16,4 @@ inner join user_activity
         sample_index.user_id = user_activity.user_id
         and user_activity.bucket_start
         >= sample_index.cutoff - to_days(($lookback_buckets * $bucket_days)::integer)
-        and user_activity.bucket_start < sample_index.cutoff
+        and sample_index.cutoff > user_activity.bucket_start

@@ -8,4 +8,6 @@ with latest as (
     qualify row_number() over (partition by partition_key order by checked_at desc) = 1
 )
 
-select partition_key from latest where not passed order by partition_key
+select partition_key from latest
+where not passed
+order by partition_key

@@ -1,1 +1,2 @@
-delete from raw_events where partition_key = $partition_key
+delete from raw_events
+where partition_key = $partition_key

@@ -1,1 +1,2 @@
-delete from quarantine where partition_key = $partition_key
+delete from quarantine
+where partition_key = $partition_key
