@@ -526,7 +526,9 @@ _NOISE = (
 @contextlib.contextmanager
 def _quiet_lightning() -> Iterator[None]:
     """Silence Lightning's info banners and the warnings that do not apply to in-memory data."""
-    loggers = [logging.getLogger(name) for name in ("lightning.pytorch", "lightning.fabric")]
+    # pytorch_lightning is the same code under its old name (MLflow imports it)
+    names = ("lightning.pytorch", "lightning.fabric", "pytorch_lightning", "lightning_fabric")
+    loggers = [logging.getLogger(name) for name in names]
     levels = [log.level for log in loggers]
     with warnings.catch_warnings():
         for pattern in _NOISE:
