@@ -83,7 +83,7 @@ def partition(*statements: str, select: str = "SELECT * FROM raw_events") -> pd.
         con.execute(INSERT_CLEAN, {"types": list(DEFAULT_EVENT_TYPES)})
         for statement in statements:
             con.execute(statement)
-        return con.sql(f"{select} ORDER BY source_row").df()
+        return con.sql(select).order("source_row").df()
     finally:
         con.close()
 
