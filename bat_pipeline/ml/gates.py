@@ -43,26 +43,21 @@ def _undefined(name: str, what: str, threshold: float | None) -> GateResult:
     )
 
 
-def min_accuracy(accuracy: float | None, threshold: float) -> GateResult:
-    if not _defined(accuracy):
-        return _undefined("min_accuracy", "test accuracy", threshold)
-    ok = accuracy >= threshold
+def _at_least(name: str, what: str, value: float | None, threshold: float) -> GateResult:
+    if not _defined(value):
+        return _undefined(name, what, threshold)
+    ok = value >= threshold
     return GateResult(
-        "min_accuracy",
-        accuracy,
-        threshold,
-        ok,
-        f"test accuracy {accuracy:.4f} {'>=' if ok else '<'} {threshold:.4f}",
+        name, value, threshold, ok, f"{what} {value:.4f} {'>=' if ok else '<'} {threshold:.4f}"
     )
+
+
+def min_accuracy(accuracy: float | None, threshold: float) -> GateResult:
+    return _at_least("min_accuracy", "test accuracy", accuracy, threshold)
 
 
 def min_auc(auc: float | None, threshold: float) -> GateResult:
-    if not _defined(auc):
-        return _undefined("min_auc", "test AUC", threshold)
-    ok = auc >= threshold
-    return GateResult(
-        "min_auc", auc, threshold, ok, f"test AUC {auc:.4f} {'>=' if ok else '<'} {threshold:.4f}"
-    )
+    return _at_least("min_auc", "test AUC", auc, threshold)
 
 
 def max_loss_gap(train_loss: float | None, val_loss: float | None, threshold: float) -> GateResult:
