@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from bat_pipeline.monitoring import RetrainDecision, Window, current_window, retrain_decision
+from bat_pipeline.monitoring import RetrainDecision, current_window, retrain_decision
 
 
 def evaluate_drift_sensor(state: dict, bat, warehouse, mlflow, now: datetime):
@@ -88,6 +88,3 @@ def evaluate_drift_sensor(state: dict, bat, warehouse, mlflow, now: datetime):
     new_state["requested"] = [*requested, str(window)][-60:]
     new_state["last_request_at"] = now.isoformat()
     return decision, new_state, training_run_config(cfg, None, bat.config_file)
-
-
-__all__ = ["Window", "evaluate_drift_sensor"]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections import Counter
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -45,6 +46,21 @@ class IngestResult:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+def totals(results: list[IngestResult]) -> dict:
+    """Rows read / loaded / quarantined, reasons (most frequent first) and unchanged files
+    over several loads: what both the CLI and the raw_events asset report."""
+    reasons: Counter[str] = Counter()
+    for result in results:
+        reasons.update(result.quarantine_reasons)
+    return {
+        "rows_read": sum(r.rows_read for r in results),
+        "rows_loaded": sum(r.rows_loaded for r in results),
+        "rows_quarantined": sum(r.rows_quarantined for r in results),
+        "quarantine_reasons": dict(reasons.most_common()),
+        "files_unchanged": sum(r.skipped for r in results),
+    }
 
 
 def partition_key_for(path: Path) -> str:

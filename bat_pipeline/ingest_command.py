@@ -6,7 +6,6 @@ folder + Dagster (sensor, schedule or UI) for the daily flow, this command for a
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -39,7 +38,7 @@ def ingest_paths(
 ) -> dict:
     """Ingest every file, run the quality suite on what changed, rebuild the events table."""
     from bat_pipeline.features import replace_table
-    from bat_pipeline.ingest import IngestError, ingest_file, learn_vocabulary
+    from bat_pipeline.ingest import IngestError, ingest_file, learn_vocabulary, totals
     from bat_pipeline.quality_gate import check_partitions
     from bat_pipeline.warehouse import writer
 
@@ -62,18 +61,9 @@ def ingest_paths(
     from bat_pipeline.orchestrate import record_cli_loads
 
     record_cli_loads(home, results)
-    reasons: Counter[str] = Counter()
-    for r in results:
-        reasons.update(r.quarantine_reasons)
-    rows_read = sum(r.rows_read for r in results)
-    rows_loaded = sum(r.rows_loaded for r in results)
     return {
-        "rows_read": rows_read,
-        "rows_loaded": rows_loaded,
-        "rows_quarantined": sum(r.rows_quarantined for r in results),
-        "quarantine_reasons": dict(reasons.most_common()),
+        **totals(results),
         "files_loaded": len(changed),
-        "files_unchanged": sum(r.skipped for r in results),
         "files": [r.to_dict() for r in results],
         "quality_failed": sorted(k for k, rep in reports.items() if not rep.success),
         "quality": {

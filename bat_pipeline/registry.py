@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import json
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -269,7 +268,3 @@ def write_decision(store: TrackingStore, decision: Decision) -> None:
             tags[f"bat.gate.{gate['name']}"] = f"{'pass' if gate['passed'] else 'FAIL'} {value}"
     for key, value in tags.items():
         retry(lambda k=key, v=value: client.set_tag(run_id, k, v), "tag the decision")
-
-
-def decision_json(decision: Decision) -> str:
-    return json.dumps(decision.to_dict(), indent=2, default=str)

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from bat_pipeline.config import BatConfig
 from bat_pipeline.home import BatHome
+from bat_pipeline.ml.metrics import METRIC_NAMES
 
-METRIC_KEYS = ("accuracy", "balanced_accuracy", "auc", "log_loss", "train_loss", "val_loss")
+#: the `metrics` of `run --json` (DESIGN section 5): the test metrics, then the two losses
+METRIC_KEYS = (*METRIC_NAMES, "train_loss", "val_loss")
 
 
 def _failures(result) -> list[str]:

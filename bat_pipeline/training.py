@@ -25,7 +25,6 @@ from bat_pipeline.samples import FeatureSpec
 from bat_pipeline.tracking import TrackingStore, retry
 
 log = logging.getLogger(__name__)
-METRIC_KEYS = ("accuracy", "balanced_accuracy", "auc", "log_loss")
 
 
 @dataclass

@@ -22,6 +22,7 @@ import pandas as pd
 import pytest
 
 from bat_pipeline.config import BatConfig, DataConfig
+from bat_pipeline.contract import QUARANTINE_REASONS
 from bat_pipeline.home import BatHome
 from bat_pipeline.ingest import IngestError, IngestResult, ingest_file, partition_key_for
 from bat_pipeline.ingest_command import ingest_paths
@@ -131,6 +132,8 @@ def test_a_file_with_every_defect_counts_each_reason_and_conserves_rows(tmp_path
     assert result.rows_quarantined == 12
     assert result.quarantine_reasons == dict.fromkeys(BAD_ROWS, 1)
     assert len(rows) == 2
+    # the fixture exercises every reason the data contract declares, and no other
+    assert set(BAD_ROWS) == set(QUARANTINE_REASONS)
 
 
 def test_future_rows_respect_an_aware_now(tmp_path):

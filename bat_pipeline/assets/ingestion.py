@@ -1,7 +1,5 @@
 """Ingestion assets: landing files -> `raw_events` (daily partitions) -> validated `events`."""
 
-from collections import Counter
-
 import dagster as dg
 
 from bat_pipeline.assets.groups import DUCKDB_WRITER, INGESTION, QUALITY
@@ -25,7 +23,7 @@ daily_partitions = dg.DailyPartitionsDefinition(start_date=PARTITION_START, end_
 def raw_events(
     context: dg.AssetExecutionContext, bat: BatHomeResource, warehouse: WarehouseResource
 ) -> dg.MaterializeResult:
-    from bat_pipeline.ingest import IngestError, ingest_file, learn_vocabulary
+    from bat_pipeline.ingest import IngestError, ingest_file, learn_vocabulary, totals
     from bat_pipeline.landing import LandingError, file_for, landing_files
 
     home, cfg = bat.home(), bat.config()
@@ -43,24 +41,23 @@ def raw_events(
                 context.log.error(str(exc))
     if problems and (len(context.partition_keys) == 1 or not results):
         raise dg.Failure(description="\n".join(problems))
-    reasons: Counter[str] = Counter()
-    for result in results:
-        reasons.update(result.quarantine_reasons)
-    rows_read = sum(r.rows_read for r in results)
-    rows_loaded = sum(r.rows_loaded for r in results)
-    quarantined = sum(r.rows_quarantined for r in results)
+    sums = totals(results)
     return dg.MaterializeResult(
         metadata={
-            "rows_read": dg.IntMetadataValue(rows_read),
-            "rows_loaded": dg.IntMetadataValue(rows_loaded),
-            "rows_quarantined": dg.IntMetadataValue(quarantined),
-            "quarantine_reasons": dg.MarkdownMetadataValue(reasons_table(dict(reasons))),
+            "rows_read": dg.IntMetadataValue(sums["rows_read"]),
+            "rows_loaded": dg.IntMetadataValue(sums["rows_loaded"]),
+            "rows_quarantined": dg.IntMetadataValue(sums["rows_quarantined"]),
+            "quarantine_reasons": dg.MarkdownMetadataValue(
+                reasons_table(sums["quarantine_reasons"])
+            ),
             "files": dg.IntMetadataValue(len(results)),
-            "files_unchanged": dg.IntMetadataValue(sum(r.skipped for r in results)),
+            "files_unchanged": dg.IntMetadataValue(sums["files_unchanged"]),
             "files_refused": dg.MarkdownMetadataValue(
                 "\n".join(f"- {p}" for p in problems) or "none"
             ),
-            "rows_conserved": dg.BoolMetadataValue(rows_read == rows_loaded + quarantined),
+            "rows_conserved": dg.BoolMetadataValue(
+                sums["rows_read"] == sums["rows_loaded"] + sums["rows_quarantined"]
+            ),
         }
     )
 
