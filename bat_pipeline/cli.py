@@ -396,27 +396,28 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-#: glibc malloc settings that stop a training process from re-faulting its pages every step
-#: (PERFORMANCE.md: 1.2-1.5x faster training); they must be set before the process starts.
-ALLOCATOR_ENV = {"MALLOC_TRIM_THRESHOLD_": "17179869184", "MALLOC_MMAP_THRESHOLD_": "33554432"}
-TRAINING_COMMANDS = ("run", "demo")
+#: commands that build the dense tensors or train
+TUNED_COMMANDS = ("run", "demo", "score")
 
 
-def _reexec_with_allocator_env(argv: Sequence[str]) -> None:
-    """Restart this console-script process once with ALLOCATOR_ENV set (training commands)."""
+def _reexec_with_process_env(argv: Sequence[str]) -> None:
+    """Restart this console-script process once with process_env.PROCESS_ENV set (the
+    commands that build features and train: allocator and numpy settings, read at start-up)."""
     import os
 
-    if not argv or argv[0] not in TRAINING_COMMANDS or os.environ.get("BAT_NO_REEXEC"):
+    from bat_pipeline.process_env import PROCESS_ENV, is_set
+
+    if not argv or argv[0] not in TUNED_COMMANDS or os.environ.get("BAT_NO_REEXEC"):
         return
-    if all(os.environ.get(k) == v for k, v in ALLOCATOR_ENV.items()):
+    if is_set():
         return
-    env = {**os.environ, **ALLOCATOR_ENV}
+    env = {**os.environ, **PROCESS_ENV}
     os.execve(sys.executable, [sys.executable, "-m", "bat_pipeline.cli", *argv], env)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     if argv is None:  # the console script, not a test calling main([...])
-        _reexec_with_allocator_env(sys.argv[1:])
+        _reexec_with_process_env(sys.argv[1:])
     import warnings
 
     # Dagster marks some parameters used here as beta/preview; that is not news to a CLI user.

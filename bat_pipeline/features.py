@@ -14,9 +14,19 @@ import duckdb
 from bat_pipeline.sqlfiles import sql
 from bat_pipeline.warehouse import fetch_one
 
-TABLES = ("events", "user_activity", "user_event_counts", "user_profile", "user_rfm")
+TABLES = (
+    "events",
+    "user_session_days",
+    "user_activity",
+    "user_event_counts",
+    "user_profile",
+    "user_rfm",
+)
 #: always-current views rather than tables (`events` follows every new partition at once)
 VIEWS = ("events",)
+#: intermediates that live in the building connection only (user_activity and user_rfm are
+#: rolled up from user_session_days; nothing reads it later)
+TEMP_TABLES = ("user_session_days",)
 #: tables copied from a registered frame (training_samples <- samples_frame, ...)
 FRAME_TABLES = ("training_samples", "user_scores")
 
@@ -25,7 +35,7 @@ def replace_table(con: duckdb.DuckDBPyConnection, name: str, params: dict | None
     """(Re)build table (or view) `name` from `sql/<name>.sql`; returns its row count."""
     if name not in (*TABLES, *FRAME_TABLES):
         raise ValueError(f"{name!r} is not a warehouse table built from sql/ ({TABLES})")
-    kind = "view" if name in VIEWS else "table"
+    kind = "view" if name in VIEWS else "temp table" if name in TEMP_TABLES else "table"
     con.execute("begin transaction")
     try:
         con.execute("create or replace " + kind + " " + name + " as " + sql(name), params or {})
@@ -83,12 +93,18 @@ def build_feature_tables(
 ) -> FeatureTables:
     """user_activity (per user and bucket), user_event_counts (per user, bucket and event type),
     user_profile (per user), user_rfm (at as-of)."""
-    rows = {
-        "user_activity": replace_table(con, "user_activity", {"bucket_days": bucket_days}),
-        "user_event_counts": replace_table(con, "user_event_counts", {"bucket_days": bucket_days}),
-        "user_profile": replace_table(con, "user_profile"),
-        "user_rfm": replace_table(
-            con, "user_rfm", {"as_of": as_of, "lookback_days": lookback_days}
-        ),
-    }
+    replace_table(con, "user_session_days")
+    try:
+        rows = {
+            "user_activity": replace_table(con, "user_activity", {"bucket_days": bucket_days}),
+            "user_event_counts": replace_table(
+                con, "user_event_counts", {"bucket_days": bucket_days}
+            ),
+            "user_profile": replace_table(con, "user_profile"),
+            "user_rfm": replace_table(
+                con, "user_rfm", {"as_of": as_of, "lookback_days": lookback_days}
+            ),
+        }
+    finally:
+        con.execute("drop table if exists user_session_days")
     return FeatureTables(bucket_days=bucket_days, as_of=as_of, rows=rows)

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bat_pipeline.home import BatHome
+from bat_pipeline.process_env import PROCESS_ENV
 
 LOOPBACK = "127.0.0.1"
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -90,6 +91,7 @@ def start(
     )
     env = {
         **os.environ,
+        **PROCESS_ENV,  # runs launched from the UI, schedules and sensors train here too
         "BAT_HOME": str(home.root),
         "DAGSTER_HOME": str(home.dagster_home),
         "BAT_MLFLOW_UI_URL": servers.mlflow_url,

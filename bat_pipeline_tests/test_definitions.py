@@ -75,7 +75,14 @@ def test_quality_and_gates_block_downstream_by_position_in_the_graph():
 
 
 def test_duckdb_writers_share_one_pool():
-    writers = {"raw_events", "events", "user_activity", "training_samples", "user_scores", "reference_profile"}
+    writers = {
+        "raw_events",
+        "events",
+        "user_activity",
+        "training_samples",
+        "user_scores",
+        "reference_profile",
+    }
     for name in writers:
         assets_def = defs.resolve_assets_def(name)
         assert assets_def.op.pool == "duckdb_writer", name
@@ -107,5 +114,7 @@ def test_importing_definitions_does_nothing(tmp_path):
         f"import os, pathlib; os.chdir({str(tmp_path)!r}); import bat_pipeline.definitions; "
         "print(sorted(p.name for p in pathlib.Path('.').iterdir()))"
     )
-    out = subprocess.run([sys.executable, "-W", "ignore", "-c", code], capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-W", "ignore", "-c", code], capture_output=True, text=True, check=True
+    )
     assert out.stdout.strip() == "[]"

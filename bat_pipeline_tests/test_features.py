@@ -60,6 +60,7 @@ ACTIVITY = "user_id, bucket_start, events, sessions, value, purchases"
 
 def activity_rows(con: duckdb.DuckDBPyConnection, bucket_days: int):
     """user_activity rows, each with its counts per event type from user_event_counts."""
+    replace_table(con, "user_session_days")
     replace_table(con, "user_activity", {"bucket_days": bucket_days})
     replace_table(con, "user_event_counts", {"bucket_days": bucket_days})
     counts: dict = {}
@@ -106,6 +107,31 @@ def test_user_activity_per_week_starts_on_monday(con):
     assert all(s.weekday() == 0 for s in starts)
 
 
+def test_user_session_days_splits_a_session_at_midnight(con):
+    replace_table(con, "user_session_days")
+    rows = rows_of(
+        con,
+        "user_session_days",
+        "user_id, session_id, day, events, value, purchases",
+        "user_id, day, session_id",
+    )
+    assert [r for r in rows if r[0] == "u2"] == [
+        ("u2", "s8", date(2024, 3, 1), 1, 7.0, 1),
+        ("u2", "s9", date(2024, 3, 5), 1, None, 0),
+        ("u2", "s9", date(2024, 3, 6), 1, None, 0),
+        ("u2", "s10", date(2024, 3, 10), 1, None, 0),
+    ]
+    # u3's event has no session: one row with a null session_id
+    assert rows[-1] == ("u3", None, date(2024, 3, 12), 1, None, 0)
+
+
+def test_build_feature_tables_leaves_no_intermediate_behind(con):
+    build_feature_tables(con, bucket_days=1, as_of=AS_OF, lookback_days=7)
+    names = {r[0] for r in con.sql("select table_name from duckdb_tables()").fetchall()}
+    assert "user_session_days" not in names
+    assert {"user_activity", "user_event_counts", "user_profile", "user_rfm"} <= names
+
+
 def test_user_profile_is_the_context_of_the_first_event(con):
     replace_table(con, "user_profile")
     assert rows_of(
@@ -126,6 +152,7 @@ AS_OF = date(2024, 3, 11)
 
 
 def rfm(con, as_of=AS_OF, lookback_days=7):
+    replace_table(con, "user_session_days")
     replace_table(con, "user_rfm", {"as_of": as_of, "lookback_days": lookback_days})
     return rows_of(con, "user_rfm", RFM, "user_id")
 

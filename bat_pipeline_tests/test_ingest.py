@@ -326,6 +326,22 @@ def test_reordered_columns_load_by_name(tmp_path):
     ]
 
 
+def test_a_partition_is_stored_clustered_by_user_and_time(tmp_path):
+    # the file is in time order; the store keeps each user's rows together (feature queries
+    # aggregate per user), and a plain scan returns them in that order
+    rows = [
+        "u2,2024-03-01T09:00:00,view,s2,",
+        "u1,2024-03-01T10:00:00,view,s1,",
+        "u2,2024-03-01T11:00:00,purchase,s2,3",
+        "u1,2024-03-01T08:00:00,view,s0,",
+    ]
+    result, _ = load(tmp_path, write_csv(tmp_path, "events_2024-03-01.csv", rows))
+    with duckdb.connect(str(tmp_path / "w.duckdb"), read_only=True) as con:
+        scanned = con.sql("select user_id, hour(event_time) from raw_events").fetchall()
+    assert result.rows_loaded == 4
+    assert scanned == [("u1", 8), ("u1", 10), ("u2", 9), ("u2", 11)]
+
+
 def test_extra_columns_are_kept_as_json_and_static_columns_get_their_own(tmp_path):
     path = write_csv(
         tmp_path,

@@ -23,7 +23,9 @@ def register(store, auc: float) -> tuple[str, str]:
     client.set_terminated(run.info.run_id)
     if not client.search_registered_models(f"name = '{store.registered_model}'"):
         client.create_registered_model(store.registered_model)
-    mv = client.create_model_version(store.registered_model, f"runs:/{run.info.run_id}/model", run.info.run_id)
+    mv = client.create_model_version(
+        store.registered_model, f"runs:/{run.info.run_id}/model", run.info.run_id
+    )
     return str(mv.version), run.info.run_id
 
 
@@ -84,10 +86,14 @@ def test_failed_gate_never_promotes_and_is_recorded(tracking_store):
     gates = evaluate_gates(
         {"accuracy": 0.5, "auc": 0.99, "train_loss": 0.3, "val_loss": 0.3}, {"auc": 0.5}, None, CFG
     )
-    decision = promote(tracking_store, v1, gates, None, recheck=None, record={"mlflow_run_id": run1})
+    decision = promote(
+        tracking_store, v1, gates, None, recheck=None, record={"mlflow_run_id": run1}
+    )
     assert not decision.promoted and "min_accuracy" in decision.reason
     assert alias_version(tracking_store, CHAMPION) is None
-    record = tracking_store.client().download_artifacts(run1, decision_files(tracking_store, run1)[0])
+    record = tracking_store.client().download_artifacts(
+        run1, decision_files(tracking_store, run1)[0]
+    )
     saved = json.loads(Path(record).read_text())
     assert saved["promoted"] is False and saved["gates"][0]["name"] == "min_accuracy"
 
@@ -104,9 +110,14 @@ def test_two_promotions_racing_exactly_one_wins_and_it_is_the_better(tracking_st
     def go(version, run_id, delay):
         results[version] = attempt(tracking_store, aucs, version, run_id, delay)
 
-    first, second = ((good, run_good), (bad, run_bad)) if better_first else ((bad, run_bad), (good, run_good))
+    first, second = (
+        ((good, run_good), (bad, run_bad)) if better_first else ((bad, run_bad), (good, run_good))
+    )
     # Both evaluate against v1 before either promotes; the second then finds a new champion.
-    threads = [threading.Thread(target=go, args=(*first, 0.0)), threading.Thread(target=go, args=(*second, 0.3))]
+    threads = [
+        threading.Thread(target=go, args=(*first, 0.0)),
+        threading.Thread(target=go, args=(*second, 0.3)),
+    ]
     for t in threads:
         t.start()
     for t in threads:
@@ -139,7 +150,9 @@ def test_rollback_moves_champion_back_and_is_recorded(tracking_store):
     assert decision.promoted and decision.champion_before == v2 and decision.champion_after == v1
     assert alias_version(tracking_store, CHAMPION) == v1
     assert alias_version(tracking_store, PREVIOUS) is None
-    runs = tracking_store.client().search_runs([tracking_store.experiment_id()], "tags.`bat.action` = 'rollback'")
+    runs = tracking_store.client().search_runs(
+        [tracking_store.experiment_id()], "tags.`bat.action` = 'rollback'"
+    )
     assert len(runs) == 1
     second = rollback(tracking_store)
     assert not second.promoted and "no previous" in second.reason
@@ -149,7 +162,9 @@ def test_a_candidate_with_the_champions_weights_is_not_promoted(tracking_store):
     v1, run1 = register(tracking_store, 0.80)
     v2, run2 = register(tracking_store, 0.80)
     for version in (v1, v2):
-        tracking_store.client().set_model_version_tag(tracking_store.registered_model, version, "weights_sha256", "abc")
+        tracking_store.client().set_model_version_tag(
+            tracking_store.registered_model, version, "weights_sha256", "abc"
+        )
     aucs = {v1: 0.80, v2: 0.80}
     attempt(tracking_store, aucs, v1, run1)
     decision = attempt(tracking_store, aucs, v2, run2)

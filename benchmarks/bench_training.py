@@ -22,7 +22,7 @@ import tempfile
 import time
 from pathlib import Path
 
-MALLOC_ENV = {"MALLOC_TRIM_THRESHOLD_": "17179869184", "MALLOC_MMAP_THRESHOLD_": "33554432"}
+from bat_pipeline.process_env import ALLOCATOR_ENV
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -79,20 +79,20 @@ def _reexec_with_allocator(mode: str) -> None:
     """glibc reads these variables at start-up only, so set them and start again."""
     env = dict(os.environ)
     if mode == "tuned":
-        if all(env.get(k) == v for k, v in MALLOC_ENV.items()):
+        if all(env.get(k) == v for k, v in ALLOCATOR_ENV.items()):
             return
-        env.update(MALLOC_ENV)
+        env.update(ALLOCATOR_ENV)
     else:
-        if not any(k in env for k in MALLOC_ENV):
+        if not any(k in env for k in ALLOCATOR_ENV):
             return
-        for key in MALLOC_ENV:
+        for key in ALLOCATOR_ENV:
             env.pop(key, None)
     sys.stdout.flush()
     os.execve(sys.executable, [sys.executable, *sys.argv], env)
 
 
 def _allocator_env() -> str:
-    return ", ".join(f"{k}={os.environ.get(k, 'unset')}" for k in MALLOC_ENV)
+    return ", ".join(f"{k}={os.environ.get(k, 'unset')}" for k in ALLOCATOR_ENV)
 
 
 def make_samples(n: int, steps: int, features: int, seed: int):

@@ -1,3 +1,5 @@
+-- Loaded rows of the staged file, clustered by user and time inside the partition
+-- (per-user feature queries then find each user's rows together).
 insert into raw_events by name
 select
     user_id,
@@ -14,3 +16,4 @@ select
     $ingested_at::timestamp as ingested_at
 from staged
 where reject_reason is null
+order by user_id, event_time
