@@ -119,4 +119,6 @@ def _quiet_mlflow() -> None:
     # MLflow warns on every log_model about pip inference and on git; these are not news here.
     logging.getLogger("mlflow").setLevel(logging.WARNING)
     os.environ.setdefault("GIT_PYTHON_REFRESH", "quiet")
+    # loading a model prints a tqdm bar per artifact download: noise in CLI output and run logs
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     warnings.filterwarnings("ignore", module="mlflow")
