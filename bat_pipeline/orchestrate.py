@@ -70,9 +70,12 @@ def run_job(
         else:
             run_tags["dagster/asset_partition_range_start"] = start
             run_tags["dagster/asset_partition_range_end"] = end
+    # Dagster's step-by-step DEBUG events stay in the run's event log (Dagster UI); the
+    # terminal gets INFO and up: the assets' own messages, warnings and failures
+    console = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
     with logs_to_stderr():
         return job.execute_in_process(
-            run_config=run_config or {},
+            run_config={**console, **(run_config or {})},
             instance=instance,
             raise_on_error=False,
             tags=run_tags,

@@ -118,3 +118,36 @@ def test_importing_definitions_does_nothing(tmp_path):
         [sys.executable, "-W", "ignore", "-c", code], capture_output=True, text=True, check=True
     )
     assert out.stdout.strip() == "[]"
+
+
+def test_cli_runs_print_info_and_keep_every_event_in_the_run_log(tmp_path):
+    """A job run from the CLI prints no DEBUG step events on the terminal (INFO and up only);
+    they are all still in the instance's event log, for the Dagster UI."""
+    from datetime import date, timedelta
+
+    from bat_pipeline.demo import deliver
+    from bat_pipeline.home import BatHome
+    from bat_pipeline.orchestrate import instance_for
+    from bat_pipeline.synthetic import generate
+
+    home = BatHome(tmp_path / "bat")
+    home.ensure()
+    start = date(2026, 1, 1)
+    generate(tmp_path / "source", users=50, days=2, seed=1, start=start)
+    first, last = deliver(tmp_path / "source", home.landing, start, start + timedelta(days=1))
+    script = (
+        "import sys; from pathlib import Path; from bat_pipeline.home import BatHome; "
+        "from bat_pipeline.orchestrate import run_job; "
+        f"r = run_job(BatHome(Path(sys.argv[1])), 'ingest_job', partition_range=({first!r}, {last!r})); "
+        "print(r.run_id if r.success else 'failed')"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script, str(home.root)], capture_output=True, text=True, timeout=120
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    run_id = out.stdout.strip().splitlines()[-1]
+    assert run_id != "failed", out.stderr[-2000:]
+    assert " - DEBUG - " not in out.stderr
+    stored = instance_for(home).all_logs(run_id)
+    kinds = {e.dagster_event.event_type_value for e in stored if e.dagster_event}
+    assert {"STEP_START", "STEP_SUCCESS", "ASSET_MATERIALIZATION"} <= kinds
