@@ -193,7 +193,7 @@ def _mismatches(db: str, counts, activity, profile, rfm) -> dict[str, int]:
     with duckdb.connect(db, read_only=True) as con:
 
         def table(name: str, keys: list[str]):
-            return con.sql(f"select * from {name}").df().set_index(keys)
+            return con.table(name).df().set_index(keys)
 
         sql_counts = table("user_event_counts", ["user_id", "bucket_start", "event_type"])["events"]
         return {

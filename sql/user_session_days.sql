@@ -1,5 +1,5 @@
 -- One row per user, session and calendar day (UTC) the session had events on: the grain
--- that user_activity and user_rfm are rolled up from, so only this query scans `events`.
+-- that user_activity and user_rfm are both rolled up from (one scan of `events` for the two).
 -- A session that spans midnight has a row for each day; a null session_id is one row per day.
 select
     user_id,
