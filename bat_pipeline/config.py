@@ -12,6 +12,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from bat_pipeline.contract import CANONICAL_COLUMNS
+
 
 class ConfigError(ValueError):
     """A configuration file or value is wrong; the message says where and how to fix it."""
@@ -64,8 +66,6 @@ class DataConfig(_Section):
     @field_validator("columns")
     @classmethod
     def _known_columns(cls, value: dict[str, str]) -> dict[str, str]:
-        from bat_pipeline.contract import CANONICAL_COLUMNS
-
         unknown = sorted(set(value) - set(CANONICAL_COLUMNS))
         if unknown:
             raise ValueError(

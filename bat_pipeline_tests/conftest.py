@@ -22,7 +22,7 @@ def bat_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
 def shared_tracking_store(tmp_path_factory: pytest.TempPathFactory):
     """One MLflow store (SQLite + local artifacts) per test module: creating the schema of a
     new SQLite store takes seconds, so tests share it and differ by registered model name."""
-    from bat_pipeline.tracking import TrackingStore
+    from bat_pipeline.lifecycle.tracking import TrackingStore
 
     root = tmp_path_factory.mktemp("mlflow")
     store = TrackingStore(

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bat_pipeline.cli import main
+from bat_pipeline.cli.main import main
 from bat_pipeline.config import BatConfig, ConfigError, DataConfig, TaskConfig, load_config
 from bat_pipeline.home import BatHome
 

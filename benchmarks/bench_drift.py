@@ -32,9 +32,9 @@ from pathlib import Path
 
 import duckdb
 
-from bat_pipeline.drift_profile import DEFAULT_MAX_EVENTS, build_profile
-from bat_pipeline.ml.drift import compare_profiles
-from bat_pipeline.sqlfiles import sql
+from bat_pipeline.data.sqlfiles import query
+from bat_pipeline.drift.comparisons import compare_profiles
+from bat_pipeline.drift.profiles import DEFAULT_MAX_EVENTS, build_profile
 
 FIRST_DAY = date(2026, 1, 1)
 DAYS = 90
@@ -86,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
 def _generate(con: duckdb.DuckDBPyConnection, n: int) -> float:
     started = time.perf_counter()
     con.execute(
-        "create table events as " + sql("drift_bench_events"),
+        "create table events as " + query("drift_bench_events"),
         {
             "events": n,
             "users": max(n // EVENTS_PER_USER, 10),
@@ -115,7 +115,7 @@ def _steps(con: duckdb.DuckDBPyConnection) -> dict[str, Callable[[], object]]:
         "drift report (exact)": lambda: drift(None),
         DAILY_LABEL: lambda: con.execute(DAILY_FEATURES),
         ACTIVITY_LABEL: lambda: con.execute(
-            "create or replace temp table bench_activity as " + sql("user_activity"),
+            "create or replace temp table bench_activity as " + query("user_activity"),
             {"bucket_days": 1},
         ),
     }

@@ -38,7 +38,7 @@ def _peak_rss_mb() -> float:
 
 
 def step_generate(folder: str, events: int) -> dict:
-    from bat_pipeline.synthetic import generate
+    from bat_pipeline.data.synthetic import generate
 
     users = max(100, int(events / (EVENTS_PER_USER_DAY * DAYS)))
     started = time.perf_counter()
@@ -54,9 +54,8 @@ def step_generate(folder: str, events: int) -> dict:
 
 def step_ingest(folder: str, db: str) -> dict:
     from bat_pipeline.config import DataConfig
-    from bat_pipeline.features import replace_table
-    from bat_pipeline.ingest import ingest_file
-    from bat_pipeline.warehouse import writer
+    from bat_pipeline.data.ingest import ingest_file
+    from bat_pipeline.data.warehouse import replace_table, writer
 
     files = sorted(Path(folder).glob("events_*"))
     rows = 0
@@ -77,17 +76,18 @@ def step_ingest(folder: str, db: str) -> dict:
 def step_features_duckdb(db: str) -> dict:
     import pandas as pd
 
-    from bat_pipeline.features import build_feature_tables, summarize_events
-    from bat_pipeline.samples import raw_sequences, register_index
-    from bat_pipeline.sqlfiles import sql
-    from bat_pipeline.warehouse import writer
+    from bat_pipeline.data.events import summarize_events
+    from bat_pipeline.data.sqlfiles import query
+    from bat_pipeline.data.warehouse import writer
+    from bat_pipeline.features.samples import raw_sequences, register_index
+    from bat_pipeline.features.tables import build_feature_tables
 
     with writer(Path(db)) as con:
         summary = summarize_events(con)
         as_of = summary.default_as_of
         started = time.perf_counter()
         build_feature_tables(con, 1, as_of, LOOKBACK)
-        users = con.execute(sql("users_seen_before"), {"as_of": as_of}).df()
+        users = con.execute(query("users_seen_before"), {"as_of": as_of}).df()
         register_index(con, pd.DataFrame({"user_id": users["user_id"], "cutoff": as_of}))
         tensor = raw_sequences(con, len(users), summary.event_types, LOOKBACK, 1)
         seconds = time.perf_counter() - started

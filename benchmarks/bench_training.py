@@ -3,7 +3,7 @@
 Both paths train the same `SequenceNet` (2 × 64 LSTM by default) on the same in-memory,
 random-but-learnable samples, and both run one validation pass per epoch; the figure is
 training samples per second of the fit (validation included). The project path logs per-epoch
-metrics to MLflow the way `bat_pipeline.training` does (or through Lightning's MLFlowLogger
+metrics to MLflow the way `bat_pipeline.lifecycle.training` does (or through Lightning's MLFlowLogger
 when that module is missing), on `--mlflow-uri` or a temporary SQLite store.
 
 The process re-executes itself with the glibc allocator settings of PERFORMANCE.md
@@ -141,7 +141,7 @@ def plain_loop(samples, cfg) -> float:
     import torch
     from torch.nn import functional as F
 
-    from bat_pipeline.ml.train import build_net
+    from bat_pipeline.ml.fit import build_net
 
     device = torch.device(
         "cuda" if cfg.accelerator != "cpu" and torch.cuda.is_available() else "cpu"
@@ -188,7 +188,7 @@ def _tensors(samples, split: int, device):
 
 def project_path(samples, cfg, mlflow_uri: str | None) -> tuple[float, str]:
     """Training samples/s reported by `train_lstm` with per-epoch MLflow logging."""
-    from bat_pipeline.ml.train import train_lstm
+    from bat_pipeline.ml.fit import train_lstm
 
     with tempfile.TemporaryDirectory(prefix="bench_training_") as tmp:
         uri = mlflow_uri or f"sqlite:///{tmp}/mlflow.db"
@@ -216,8 +216,8 @@ def project_path(samples, cfg, mlflow_uri: str | None) -> tuple[float, str]:
 def _mlflow_hooks(uri: str, tmp: Path):
     """(loggers, callbacks, close, description) for one MLflow run on `uri`."""
     try:
-        from bat_pipeline.tracking import TrackingStore
-        from bat_pipeline.training import MlflowEpochMetrics
+        from bat_pipeline.lifecycle.run_logging import MlflowEpochMetrics
+        from bat_pipeline.lifecycle.tracking import TrackingStore
     except ImportError:
         from lightning.pytorch.loggers import MLFlowLogger
 
@@ -237,7 +237,7 @@ def _mlflow_hooks(uri: str, tmp: Path):
         callback.flush(final=True)
         client.set_terminated(run_id, status="FINISHED")
 
-    return None, [callback], close, "bat_pipeline.training.MlflowEpochMetrics"
+    return None, [callback], close, "bat_pipeline.lifecycle.training.MlflowEpochMetrics"
 
 
 if __name__ == "__main__":

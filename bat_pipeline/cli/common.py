@@ -1,0 +1,58 @@
+"""What every command shares: exit codes, usage errors, `--json` output, BAT_HOME and config
+from the common options, a progress bar on a terminal."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable
+
+from bat_pipeline.cli.dagster_home import prepare_dagster_home
+from bat_pipeline.config import BatConfig, load_config
+from bat_pipeline.home import BatHome
+from bat_pipeline.lifecycle.tracking import TrackingStore
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+class UsageError(ValueError):
+    """Bad arguments or config: exit code 2."""
+
+
+def emit(args: argparse.Namespace, payload: dict, human: Callable[[dict], str]) -> None:
+    """One JSON object on stdout with `--json`, else the human text."""
+    if args.json:
+        sys.stdout.write(json.dumps(payload, default=str) + "\n")
+    else:
+        sys.stdout.write(human(payload) + "\n")
+
+
+def home_of(args: argparse.Namespace) -> BatHome:
+    return BatHome.from_env(args.home)
+
+
+def config_of(args: argparse.Namespace) -> BatConfig:
+    return load_config(args.config, home_of(args).root)
+
+
+def store_of(args: argparse.Namespace) -> TrackingStore:
+    """The MLflow store of the command's BAT_HOME (its Dagster home prepared too)."""
+    home = home_of(args)
+    prepare_dagster_home(home)
+    return TrackingStore.for_home(home)
+
+
+def progress_bar(label: str, enabled: bool) -> Callable[[int, int], None] | None:
+    if not enabled:
+        return None
+
+    def show(done: int, total: int) -> None:
+        width = 30
+        filled = int(width * done / max(total, 1))
+        sys.stderr.write(f"\r{label} [{'#' * filled}{'.' * (width - filled)}] {done}/{total}")
+        if done >= total:
+            sys.stderr.write("\n")
+        sys.stderr.flush()
+
+    return show

@@ -1,0 +1,311 @@
+"""Loading event files into the warehouse: explicit casts, quarantine, atomic partition swap.
+
+One file is one partition (its key: the `YYYY-MM-DD` in the file name, else the file stem).
+Every row read lands in `raw_events` or in `quarantine` with a reason, so
+`rows_read == rows_loaded + rows_quarantined` always holds; the partition is replaced inside
+one transaction, and a file whose content hash was already loaded is a no-op.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import duckdb
+
+from bat_pipeline.config import DataConfig
+from bat_pipeline.contract import CANONICAL_COLUMNS, REQUIRED_COLUMNS, STATIC_COLUMNS
+from bat_pipeline.data.sqlfiles import query, statement
+from bat_pipeline.data.warehouse import fetch_one
+
+_DATE_IN_NAME = re.compile(r"(\d{4}-\d{2}-\d{2})")
+_CSV_SUFFIXES = (".csv", ".csv.gz", ".tsv", ".txt")
+_PARQUET_SUFFIXES = (".parquet", ".pq")
+
+
+class IngestError(ValueError):
+    """A whole file cannot be loaded; nothing was written. The message names file and problem."""
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    """The outcome of loading one file into its partition."""
+
+    path: str
+    partition_key: str
+    sha256: str
+    rows_read: int
+    rows_loaded: int
+    rows_quarantined: int
+    quarantine_reasons: dict[str, int] = field(default_factory=dict)
+    skipped: bool = False
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def partition_key_for(path: Path) -> str:
+    """`events_2026-01-03.csv` -> `2026-01-03`; a name without a date -> its stem."""
+    match = _DATE_IN_NAME.search(path.name)
+    if match:
+        return match.group(1)
+    name = path.name
+    for suffix in (*_CSV_SUFFIXES, *_PARQUET_SUFFIXES):
+        if name.endswith(suffix):
+            return name[: -len(suffix)]
+    return path.stem
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _partition_window(partition_key: str) -> tuple[datetime | None, datetime | None]:
+    try:
+        start = datetime.strptime(partition_key, "%Y-%m-%d")
+    except ValueError:
+        return None, None
+    return start, start + timedelta(days=1)
+
+
+def _check_readable(path: Path) -> str:
+    """'csv' or 'parquet'; raises IngestError for a missing, empty or binary non-Parquet file."""
+    if not path.is_file():
+        raise IngestError(f"{path}: no such file")
+    if path.stat().st_size == 0:
+        raise IngestError(
+            f"{path}: the file is empty (0 bytes); deliver a file with a header and rows"
+        )
+    name = path.name.lower()
+    with path.open("rb") as handle:
+        head = handle.read(4096)
+    if name.endswith(_PARQUET_SUFFIXES) or head.startswith(b"PAR1"):
+        return "parquet"
+    if not name.endswith(".gz") and b"\x00" in head:
+        raise IngestError(
+            f"{path}: not a CSV text file (binary content); deliver CSV, CSV.gz or Parquet"
+        )
+    return "csv"
+
+
+def _read_raw(con: duckdb.DuckDBPyConnection, path: Path, kind: str) -> duckdb.DuckDBPyRelation:
+    text = query("raw_csv") if kind == "csv" else query("raw_parquet")
+    try:
+        return con.sql(text, params={"path": str(path)})
+    except duckdb.Error as exc:
+        what = "CSV" if kind == "csv" else "Parquet"
+        raise IngestError(f"{path}: cannot be read as {what}: {exc}") from None
+
+
+def _source_columns(path: Path, header: list[str], cfg: DataConfig) -> dict[str, str]:
+    """canonical name -> column name in the file, for the canonical columns the file has."""
+    clean = {h.strip().lstrip("\ufeff"): h for h in header}
+    found: dict[str, str] = {}
+    for canonical in (*CANONICAL_COLUMNS, *STATIC_COLUMNS):
+        source = cfg.columns.get(canonical, canonical)
+        if source in clean:
+            found[canonical] = clean[source]
+    missing = [c for c in REQUIRED_COLUMNS if c not in found]
+    if missing:
+        expected = [cfg.columns.get(c, c) for c in REQUIRED_COLUMNS]
+        raise IngestError(
+            f"{path}: missing required column(s) {[cfg.columns.get(c, c) for c in missing]}; "
+            f"expected {expected}, found {list(clean)}. Fix the file, or map its column names "
+            "with data.columns in the config (canonical name: name in the file)."
+        )
+    return found
+
+
+def _stage(
+    con: duckdb.DuckDBPyConnection, raw: duckdb.DuckDBPyRelation, found: dict[str, str]
+) -> None:
+    """Project the raw file onto canonical text columns + `extra` JSON as view raw_staging."""
+    exprs = [
+        duckdb.SQLExpression("row_number() over ()").alias("source_row"),
+    ]
+    for canonical in (*CANONICAL_COLUMNS, *STATIC_COLUMNS):
+        if canonical in found:
+            exprs.append(duckdb.ColumnExpression(found[canonical]).cast("VARCHAR").alias(canonical))
+        else:
+            exprs.append(duckdb.ConstantExpression(None).cast("VARCHAR").alias(canonical))
+    used = set(found.values())
+    others = [c for c in raw.columns if c not in used]
+    if others:
+        pairs: list[duckdb.Expression] = []
+        for name in others:
+            pairs += [duckdb.ConstantExpression(name), duckdb.ColumnExpression(name)]
+        exprs.append(duckdb.FunctionExpression("json_object", *pairs).alias("extra"))
+    else:
+        exprs.append(duckdb.ConstantExpression(None).cast("JSON").alias("extra"))
+    raw.select(*exprs).create_view("raw_staging", replace=True)
+
+
+def _vocabulary(con: duckdb.DuckDBPyConnection, cfg: DataConfig, now: datetime) -> list[str]:
+    """The configured vocabulary, else the stored one, else the one learned from this file."""
+    if cfg.event_types:
+        con.execute(statement("insert_vocabulary"), {"event_types": cfg.event_types, "now": now})
+        return list(cfg.event_types)
+    stored = [row[0] for row in con.execute(query("event_vocabulary")).fetchall()]
+    if stored:
+        return stored
+    learned = con.execute(query("staged_event_types"), _map_params(cfg)).fetchall()
+    types = [row[0] for row in learned]
+    if types:
+        con.execute(statement("insert_vocabulary"), {"event_types": types, "now": now})
+    return types
+
+
+def learn_vocabulary(
+    con: duckdb.DuckDBPyConnection, paths: list[Path], cfg: DataConfig, now: datetime | None = None
+) -> list[str]:
+    """On the first load (no configured or stored vocabulary), learn it from every file of that
+    load, not just the first file (a quiet first day need not show every event type).
+    Unreadable files are skipped here; ingesting them reports the problem."""
+    if cfg.event_types or con.execute(query("event_vocabulary")).fetchall():
+        return []
+    types: set[str] = set()
+    for path in paths:
+        try:
+            kind = _check_readable(Path(path))
+            raw = _read_raw(con, Path(path), kind)
+            _stage(con, raw, _source_columns(Path(path), raw.columns, cfg))
+            types.update(
+                r[0] for r in con.execute(query("staged_event_types"), _map_params(cfg)).fetchall()
+            )
+        except (IngestError, duckdb.Error):
+            continue
+        finally:
+            con.execute("drop view if exists raw_staging")
+    if types:
+        stamp = (now or datetime.now(UTC)).replace(tzinfo=None)
+        con.execute(statement("insert_vocabulary"), {"event_types": sorted(types), "now": stamp})
+    return sorted(types)
+
+
+def _map_params(cfg: DataConfig) -> dict[str, list[str]]:
+    # DuckDB needs a typed list even when there is nothing to map; '' never matches a trimmed name.
+    return {
+        "map_from": list(cfg.event_map) or [""],
+        "map_to": list(cfg.event_map.values()) or [""],
+    }
+
+
+def _reasons(con: duckdb.DuckDBPyConnection, partition_key: str) -> dict[str, int]:
+    rows = con.execute(query("quarantine_counts"), {"partition_key": partition_key}).fetchall()
+    return {reason: int(n) for reason, n in rows}
+
+
+def ingest_file(
+    con: duckdb.DuckDBPyConnection,
+    path: Path,
+    cfg: DataConfig,
+    *,
+    now: datetime | None = None,
+    partition_key: str | None = None,
+) -> IngestResult:
+    """Load one file into its partition (atomically), quarantining the rows that cannot load."""
+    path = Path(path)
+    kind = _check_readable(path)
+    key = partition_key or partition_key_for(path)
+    digest = file_sha256(path)
+    previous = fetch_one(con, query("ingest_log_entry"), {"partition_key": key})
+    if previous is not None and previous[2] == digest:
+        return IngestResult(
+            path=str(path),
+            partition_key=key,
+            sha256=digest,
+            rows_read=int(previous[3]),
+            rows_loaded=int(previous[4]),
+            rows_quarantined=int(previous[5]),
+            quarantine_reasons=_reasons(con, key),
+            skipped=True,
+        )
+
+    now = now or datetime.now(UTC)
+    if now.tzinfo is not None:  # compare in naive UTC, like the stored event times
+        now = now.astimezone(UTC).replace(tzinfo=None)
+    raw = _read_raw(con, path, kind)
+    found = _source_columns(path, raw.columns, cfg)
+    _stage(con, raw, found)
+    start, end = _partition_window(key)
+    try:
+        con.execute("begin transaction")
+        vocabulary = _vocabulary(con, cfg, now)
+        params = {
+            "ts_format": cfg.timestamp_format,
+            "now": now + timedelta(minutes=cfg.future_skew_minutes),
+            "window_start": start,
+            "window_end": end,
+            "vocabulary": vocabulary or [""],
+            **_map_params(cfg),
+        }
+        con.execute("create or replace temp table staged as " + query("staged_events"), params)
+        result = _swap_partition(con, path, key, digest, now, kind, cfg)
+        con.execute("commit")
+    except duckdb.Error as exc:
+        con.execute("rollback")
+        raise IngestError(f"{path}: cannot be loaded: {exc}") from None
+    except IngestError:
+        con.execute("rollback")
+        raise
+    finally:
+        con.execute("drop view if exists raw_staging")
+    return result
+
+
+def _swap_partition(
+    con: duckdb.DuckDBPyConnection,
+    path: Path,
+    key: str,
+    digest: str,
+    now: datetime,
+    kind: str,
+    cfg: DataConfig,
+) -> IngestResult:
+    staged_rows = fetch_one(con, query("staged_counts"))
+    total, loaded = int(staged_rows[0]), int(staged_rows[1])
+    malformed = int(fetch_one(con, query("malformed_count"))[0]) if kind == "csv" else 0
+    rows_read = total + malformed
+    if rows_read == 0:
+        raise IngestError(f"{path}: the file has a header but no rows; nothing to load")
+    if malformed / rows_read > cfg.max_reject_share:
+        first = fetch_one(con, query("malformed_first"))
+        raise IngestError(
+            f"{path}: {malformed} of {rows_read} lines are malformed "
+            f"(over data.max_reject_share={cfg.max_reject_share}); first at line {first[0]}: "
+            f"{first[1]}. Fix the delimiter/quoting of the file and deliver it again."
+        )
+    base = {"partition_key": key, "source_file": str(path), "ingested_at": now}
+    con.execute(statement("delete_partition"), {"partition_key": key})
+    con.execute(statement("delete_partition_quarantine"), {"partition_key": key})
+    con.execute(statement("insert_loaded"), base)
+    con.execute(statement("insert_rejected"), base)
+    if malformed:
+        con.execute(statement("insert_malformed"), base)
+    quarantined = rows_read - loaded
+    con.execute(
+        statement("upsert_ingest_log"),
+        {
+            **base,
+            "sha256": digest,
+            "rows_read": rows_read,
+            "rows_loaded": loaded,
+            "rows_quarantined": quarantined,
+        },
+    )
+    return IngestResult(
+        path=str(path),
+        partition_key=key,
+        sha256=digest,
+        rows_read=rows_read,
+        rows_loaded=loaded,
+        rows_quarantined=quarantined,
+        quarantine_reasons=_reasons(con, key),
+    )

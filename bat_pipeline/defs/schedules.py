@@ -1,0 +1,39 @@
+"""Schedules: daily ingest, daily features + scoring, weekly retraining (all times UTC)."""
+
+import dagster as dg
+
+from bat_pipeline.defs.jobs import ingest_job, scoring_job, training_job
+from bat_pipeline.defs.resources import BatHomeResource
+from bat_pipeline.defs.run_config import training_run_config
+from bat_pipeline.defs.run_context import TRIGGER_TAG
+
+daily_ingest_schedule = dg.build_schedule_from_partitioned_job(
+    ingest_job,
+    name="daily_ingest_schedule",
+    hour_of_day=1,
+    default_status=dg.DefaultScheduleStatus.RUNNING,
+    description="Every day at 01:00 UTC: ingest the day's landing file and check its quality.",
+)
+
+daily_scoring_schedule = dg.ScheduleDefinition(
+    name="daily_scoring_schedule",
+    job=scoring_job,
+    cron_schedule="0 2 * * *",
+    default_status=dg.DefaultScheduleStatus.RUNNING,
+    tags={TRIGGER_TAG: "schedule"},
+    description="Every day at 02:00 UTC: rebuild events and features, score every user.",
+)
+
+
+@dg.schedule(
+    job=training_job,
+    cron_schedule="0 3 * * 1",
+    default_status=dg.DefaultScheduleStatus.RUNNING,
+    description="Every Monday at 03:00 UTC: retrain; the gates decide whether it is promoted.",
+)
+def weekly_retrain_schedule(context: dg.ScheduleEvaluationContext, bat: BatHomeResource):
+    return dg.RunRequest(
+        run_key=f"weekly:{context.scheduled_execution_time.date().isoformat()}",
+        run_config=training_run_config(bat.config(), None, bat.config_file),
+        tags={TRIGGER_TAG: "schedule"},
+    )

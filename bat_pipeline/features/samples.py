@@ -1,0 +1,280 @@
+"""Point-in-time training samples and scoring inputs, read from the feature tables in bulk.
+
+A sample is (user, cutoff t): the user's dense activity sequence over the `lookback` buckets
+before t (nothing at or after t), static context known before t, recency/frequency/monetary
+aggregates at t, and the label "does the target happen in [t, t + horizon)". Rows reach numpy
+through Arrow and are scattered into preallocated arrays: no per-row Python loops.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import asdict, dataclass
+from datetime import date, timedelta
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from bat_pipeline.config import TaskConfig
+from bat_pipeline.data.sqlfiles import query
+from bat_pipeline.ml.dataset import TEST, TRAIN, VAL, SampleSet
+
+TOTAL_CHANNELS = ("events", "sessions", "value")
+BASELINE_COLUMNS = ("recency_days", "frequency", "monetary", "purchases", "sessions", "tenure_days")
+STATIC_FIELDS = ("device", "channel")
+WEEK_ORIGIN = date(2000, 1, 3)  # a Monday: week buckets in sql/user_activity.sql start here
+
+
+class SampleError(ValueError):
+    """The data cannot yield a valid sample set for this task; says why and what to change."""
+
+
+@dataclass(frozen=True)
+class FeatureSpec:
+    """Everything needed to turn the feature tables into model inputs the same way again."""
+
+    event_types: list[str]
+    bucket_days: int
+    lookback_buckets: int
+    lookback_days: int
+    static_categories: dict[str, list[str]]
+    scaler_max: list[float]
+
+    @property
+    def feature_names(self) -> list[str]:
+        return [f"n_{t}" for t in self.event_types] + list(TOTAL_CHANNELS)
+
+    @property
+    def static_names(self) -> list[str]:
+        return [f"{k}={v}" for k, values in self.static_categories.items() for v in values]
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, raw: dict) -> FeatureSpec:
+        return cls(**raw)
+
+
+def floor_to_bucket(day: date, bucket_days: int) -> date:
+    """The start of the bucket holding `day` (weeks start on Monday)."""
+    if bucket_days == 1:
+        return day
+    offset = (day - WEEK_ORIGIN).days % bucket_days
+    return day - timedelta(days=offset)
+
+
+def choose_cutoffs(first_day: date, as_of: date, task: TaskConfig) -> list[date]:
+    """Cutoffs t, every `cutoff_every_days` back from the last t with t + horizon <= as_of,
+    aligned to bucket starts, each with a full lookback after `first_day`."""
+    bucket = task.bucket_days
+    if bucket > 1 and (task.horizon_days % bucket or task.cutoff_every_days % bucket):
+        raise SampleError(
+            f"with bucket=week, task.horizon_days ({task.horizon_days}) and "
+            f"task.cutoff_every_days ({task.cutoff_every_days}) must be multiples of 7"
+        )
+    last = floor_to_bucket(as_of - timedelta(days=task.horizon_days), bucket)
+    earliest = first_day + timedelta(days=task.lookback_days)
+    cutoffs = []
+    t = last
+    while t >= earliest:
+        cutoffs.append(t)
+        t -= timedelta(days=task.cutoff_every_days)
+    return sorted(cutoffs)
+
+
+def split_of_cutoffs(cutoffs: list[date]) -> dict[date, int]:
+    """Oldest 70 % of cutoffs -> TRAIN, next 15 % -> VAL, newest 15 % -> TEST (never random)."""
+    n = len(cutoffs)
+    if n < 3:
+        raise SampleError(
+            f"only {n} cutoff(s) fit between the first event + lookback and as-of - horizon; "
+            "need at least 3 (train/val/test): ingest more days, or lower task.lookback_days, "
+            "task.horizon_days or task.cutoff_every_days"
+        )
+    n_test = max(1, round(n * 0.15))
+    n_val = max(1, round(n * 0.15))
+    n_train = n - n_val - n_test
+    ordered = sorted(cutoffs)
+    return {
+        t: TRAIN if i < n_train else VAL if i < n_train + n_val else TEST
+        for i, t in enumerate(ordered)
+    }
+
+
+def register_index(con: duckdb.DuckDBPyConnection, index: pd.DataFrame) -> None:
+    table = pa.table(
+        {
+            "sample_idx": pa.array(np.arange(len(index), dtype=np.int64)),
+            "user_id": pa.array(index["user_id"].astype(str).tolist(), pa.string()),
+            "cutoff": pa.array(pd.to_datetime(index["cutoff"]).dt.date.tolist(), pa.date32()),
+        }
+    )
+    con.register("sample_index", table)
+
+
+def raw_sequences(
+    con: duckdb.DuckDBPyConnection,
+    n: int,
+    event_types: list[str],
+    lookback_buckets: int,
+    bucket_days: int,
+) -> np.ndarray:
+    """Unscaled float32 [n, lookback_buckets, len(event_types) + 3] for the registered index."""
+    params = {"lookback_buckets": lookback_buckets, "bucket_days": bucket_days}
+    out = np.zeros((n, lookback_buckets, len(event_types) + len(TOTAL_CHANNELS)), np.float32)
+    rows = con.sql(query("sample_sequences"), params=params).to_arrow_table()
+    base = len(event_types)
+    if rows.num_rows:
+        idx = rows.column("sample_idx").to_numpy()
+        pos = rows.column("position").to_numpy()
+        for k, name in enumerate(TOTAL_CHANNELS):
+            out[idx, pos, base + k] = rows.column(name).to_numpy().astype(np.float32)
+    if event_types:
+        counts = con.sql(
+            query("sample_event_counts"), params={**params, "event_types": list(event_types)}
+        ).to_arrow_table()
+        out[
+            counts.column("sample_idx").to_numpy(),
+            counts.column("position").to_numpy(),
+            counts.column("channel").to_numpy(),
+        ] = counts.column("events").to_numpy().astype(np.float32)
+    return out
+
+
+def _static_frame(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    return con.execute(query("sample_static")).df()
+
+
+def encode_static(frame: pd.DataFrame, categories: dict[str, list[str]]) -> np.ndarray:
+    """One-hot [n, sum(len(values))]; a value unseen in training gets all zeros."""
+    blocks = []
+    for field in STATIC_FIELDS:
+        values = frame[field].astype(str).to_numpy()
+        cats = np.array(categories[field], dtype=object)
+        blocks.append((values[:, None] == cats[None, :]).astype(np.float32))
+    return np.concatenate(blocks, axis=1) if blocks else np.zeros((len(frame), 0), np.float32)
+
+
+def fit_scaler(train_sequences: np.ndarray) -> list[float]:
+    """Per-channel max of log1p(x) over the training split only (min is 0 for counts)."""
+    if train_sequences.size == 0:
+        return [1.0] * train_sequences.shape[-1]
+    peak = np.log1p(train_sequences).max(axis=(0, 1))
+    return [float(v) if v > 0 else 1.0 for v in peak]
+
+
+def apply_scaler(sequences: np.ndarray, scaler_max: list[float]) -> np.ndarray:
+    """log1p then divide by the training max, clipped to [0, 1]."""
+    scaled = np.log1p(sequences) / np.asarray(scaler_max, dtype=np.float32)
+    return np.clip(scaled, 0.0, 1.0, out=scaled).astype(np.float32, copy=False)
+
+
+def build_sample_set(
+    con: duckdb.DuckDBPyConnection,
+    task: TaskConfig,
+    as_of: date,
+    event_types: list[str],
+    first_day: date,
+) -> tuple[SampleSet, FeatureSpec, pd.DataFrame]:
+    """Samples for every cutoff before `as_of`, split by time, scaled on train only.
+
+    Returns the SampleSet, the FeatureSpec to rebuild the same inputs at scoring time, and the
+    sample index (cutoff, user_id, label, split) that is stored as the training_samples table.
+    """
+    if task.target_event != "any" and task.target_event not in event_types:
+        raise SampleError(
+            f"task.target_event {task.target_event!r} is not an event type of the data "
+            f"(known: {event_types}); set it to one of them or to 'any'"
+        )
+    cutoffs = choose_cutoffs(first_day, as_of, task)
+    splits = split_of_cutoffs(cutoffs)
+    index = con.execute(
+        query("sample_labels"),
+        {
+            "cutoffs": cutoffs,
+            "horizon_days": task.horizon_days,
+            "target_event": task.target_event,
+            "churn": task.churn,
+        },
+    ).df()
+    if index.empty:
+        raise SampleError(f"no user was active before any cutoff {cutoffs[0]}..{cutoffs[-1]}")
+    index["cutoff"] = pd.to_datetime(index["cutoff"]).dt.date
+    index["split"] = index["cutoff"].map(splits).astype(np.int8)
+    register_index(con, index)
+    try:
+        sequences = raw_sequences(
+            con, len(index), event_types, task.lookback_buckets, task.bucket_days
+        )
+        static_frame = _static_frame(con)
+        baseline = con.execute(query("sample_baseline"), {"lookback_days": task.lookback_days}).df()
+    finally:
+        con.unregister("sample_index")
+    split = index["split"].to_numpy()
+    train_static = static_frame[split == TRAIN]
+    categories = {f: sorted(train_static[f].astype(str).unique().tolist()) for f in STATIC_FIELDS}
+    scaler_max = fit_scaler(sequences[split == TRAIN])
+    spec = FeatureSpec(
+        event_types=list(event_types),
+        bucket_days=task.bucket_days,
+        lookback_buckets=task.lookback_buckets,
+        lookback_days=task.lookback_days,
+        static_categories=categories,
+        scaler_max=scaler_max,
+    )
+    samples = SampleSet(
+        sequences=apply_scaler(sequences, scaler_max),
+        static=encode_static(static_frame, categories),
+        labels=index["label"].to_numpy().astype(np.float32),
+        split=split,
+        user_ids=index["user_id"].to_numpy(dtype=object),
+        cutoffs=pd.to_datetime(index["cutoff"]).to_numpy().astype("datetime64[D]"),
+        baseline_features=baseline[list(BASELINE_COLUMNS)].to_numpy(dtype=np.float32),
+        feature_names=spec.feature_names,
+        static_names=spec.static_names,
+        baseline_names=list(BASELINE_COLUMNS),
+        scaler={"max": scaler_max},
+    )
+    return samples, spec, index
+
+
+def inputs_for_index(
+    con: duckdb.DuckDBPyConnection, spec: FeatureSpec, index: pd.DataFrame
+) -> tuple[np.ndarray, np.ndarray]:
+    """Scaled sequences and static one-hot for (user_id, cutoff) rows, built with `spec`
+    (so a model is always fed the way it was trained, whatever the current config says)."""
+    register_index(con, index)
+    try:
+        sequences = raw_sequences(
+            con, len(index), spec.event_types, spec.lookback_buckets, spec.bucket_days
+        )
+        static = encode_static(_static_frame(con), spec.static_categories)
+    finally:
+        con.unregister("sample_index")
+    return apply_scaler(sequences, spec.scaler_max), static
+
+
+def scoring_inputs(
+    con: duckdb.DuckDBPyConnection, spec: FeatureSpec, as_of: date
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, date]:
+    """Inputs for every user seen before as-of (dormant users too), at the last full bucket.
+
+    Returns user_ids, scaled sequences, static one-hot and the effective cutoff.
+    """
+    cutoff = floor_to_bucket(as_of, spec.bucket_days)
+    users = con.execute(query("users_seen_before"), {"as_of": as_of}).df()
+    index = pd.DataFrame({"user_id": users["user_id"], "cutoff": cutoff})
+    sequences, static = inputs_for_index(con, spec, index)
+    return index["user_id"].to_numpy(dtype=object), sequences, static, cutoff
+
+
+def fingerprint(samples: SampleSet, spec: FeatureSpec) -> str:
+    """A short content hash of the training data (lineage: same data -> same fingerprint)."""
+    digest = hashlib.sha256()
+    for array in (samples.sequences, samples.static, samples.labels, samples.split):
+        digest.update(np.ascontiguousarray(array).tobytes())
+    digest.update(repr(sorted(spec.to_dict().items())).encode())
+    return digest.hexdigest()[:16]

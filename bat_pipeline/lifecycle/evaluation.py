@@ -1,0 +1,156 @@
+"""Evaluation of a candidate against the champion and the baseline on the same, newest test
+window, with bootstrap confidence intervals, gate verdicts and a model card (no Dagster)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+from bat_pipeline.config import GatesConfig
+from bat_pipeline.features.samples import FeatureSpec, inputs_for_index
+from bat_pipeline.lifecycle.serving import LoadedModel, load_version
+from bat_pipeline.lifecycle.tracking import TrackingStore
+from bat_pipeline.ml.dataset import TEST, VAL, SampleSet
+from bat_pipeline.ml.metrics import accuracy_threshold, bootstrap_ci, classification_metrics
+from bat_pipeline.policy.gates import GateResult, evaluate_gates, no_regression
+
+CI_METRICS = ("accuracy", "auc")
+
+
+@dataclass
+class ModelScore:
+    """One model's metrics on the test window, with 95 % bootstrap intervals."""
+
+    name: str
+    version: str | None
+    metrics: dict[str, float | None]
+    ci: dict[str, list[float] | None] = field(default_factory=dict)
+
+
+@dataclass
+class EvaluationResult:
+    """Candidate, champion (if any) and baseline on the same test window, and the gates."""
+
+    test_window: str
+    test_rows: int
+    candidate: ModelScore
+    baseline: ModelScore
+    champion: ModelScore | None
+    gates: list[GateResult]
+    candidate_version: str
+    champion_version: str | None
+    mlflow_run_id: str
+
+    @property
+    def passed(self) -> bool:
+        return all(g.passed for g in self.gates)
+
+    def to_dict(self) -> dict:
+        out = asdict(self)
+        out["passed"] = self.passed
+        return out
+
+
+def score_model(
+    name: str,
+    version: str | None,
+    y: np.ndarray,
+    p: np.ndarray,
+    threshold: float = 0.5,
+    seed: int = 0,
+) -> ModelScore:
+    """Metrics at the model's own decision threshold, with bootstrap intervals."""
+    metrics = classification_metrics(y, p, threshold)
+    ci = {}
+    for metric in CI_METRICS:
+
+        def at_threshold(yy: np.ndarray, pp: np.ndarray, m: str = metric) -> float | None:
+            return classification_metrics(yy, pp, threshold)[m]
+
+        interval = bootstrap_ci(y, p, at_threshold, n=200, seed=seed)
+        ci[metric] = list(interval) if interval is not None else None
+    return ModelScore(name, version, metrics, ci)
+
+
+def test_index(samples: SampleSet) -> pd.DataFrame:
+    test = samples.part(TEST)
+    return pd.DataFrame({"user_id": test.user_ids, "cutoff": pd.to_datetime(test.cutoffs).date})
+
+
+def champion_probabilities(
+    con: duckdb.DuckDBPyConnection, model: LoadedModel, index: pd.DataFrame
+) -> np.ndarray:
+    """The champion's scores on the candidate's test rows, fed with the champion's own spec."""
+    sequences, static = inputs_for_index(con, model.spec, index)
+    return model.predict(sequences, static)
+
+
+def evaluate_candidate(
+    con: duckdb.DuckDBPyConnection,
+    samples: SampleSet,
+    spec: FeatureSpec,
+    baseline_model,
+    candidate_version: str,
+    candidate_run_id: str,
+    losses: dict[str, float],
+    champion_version: str | None,
+    store: TrackingStore,
+    cfg: GatesConfig,
+) -> EvaluationResult:
+    """Score candidate, champion and baseline on the candidate's test window; apply gates."""
+    test = samples.part(TEST)
+    y = test.labels
+    candidate = load_version(store, candidate_version)
+    p_candidate = candidate.predict(test.sequences, test.static)
+    cand = score_model("candidate", candidate_version, y, p_candidate, candidate.threshold)
+    val = samples.part(VAL)
+    base_threshold = accuracy_threshold(val.labels, baseline_model.predict_proba(val))
+    base = score_model("baseline", None, y, baseline_model.predict_proba(test), base_threshold)
+    champ = None
+    if champion_version is not None and champion_version != candidate_version:
+        champion = load_version(store, champion_version)
+        p_champion = champion_probabilities(con, champion, test_index(samples))
+        champ = score_model("champion", champion_version, y, p_champion, champion.threshold)
+    gates = evaluate_gates(
+        {**cand.metrics, **losses},
+        base.metrics,
+        champ.metrics if champ else None,
+        cfg,
+    )
+    window = (
+        f"{pd.Timestamp(test.cutoffs.min()).date()}..{pd.Timestamp(test.cutoffs.max()).date()}"
+        if len(test)
+        else "empty"
+    )
+    return EvaluationResult(
+        test_window=window,
+        test_rows=len(test),
+        candidate=cand,
+        baseline=base,
+        champion=champ,
+        gates=gates,
+        candidate_version=candidate_version,
+        champion_version=champion_version if champ else None,
+        mlflow_run_id=candidate_run_id,
+    )
+
+
+def recheck_against(
+    con: duckdb.DuckDBPyConnection,
+    samples: SampleSet,
+    candidate_auc: float | None,
+    store: TrackingStore,
+    tolerance: float,
+):
+    """A function version -> no_regression gate of the candidate against that champion."""
+
+    def recheck(version: str) -> GateResult:
+        model = load_version(store, version)
+        p = champion_probabilities(con, model, test_index(samples))
+        champ = score_model("champion", version, samples.part(TEST).labels, p, model.threshold)
+        return no_regression(candidate_auc, champ.metrics.get("auc"), True, tolerance)
+
+    return recheck

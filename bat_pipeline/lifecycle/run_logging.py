@@ -1,0 +1,99 @@
+"""What a training run logs to MLflow besides the model: params, per-epoch curves, test
+metrics and plots."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import numpy as np
+import pandas as pd
+
+from bat_pipeline.lifecycle.tracking import retry
+from bat_pipeline.ml.plots import confusion_matrix_figure, loss_curves, roc_curves
+
+log = logging.getLogger(__name__)
+
+
+class MlflowEpochMetrics:
+    """Lightning callback factory: per-epoch `train/*` and `val/*` metrics to an MLflow run.
+
+    Logging failures are buffered and retried at the end, never stopping training: metric
+    logging must not kill a run whose checkpoints are fine."""
+
+    @staticmethod
+    def create(client, run_id: str):
+        from lightning.pytorch.callbacks import Callback
+        from mlflow.entities import Metric
+        from mlflow.exceptions import MlflowException
+
+        class _Callback(Callback):
+            def __init__(self) -> None:
+                self.pending: list = []
+
+            def on_train_epoch_end(self, trainer, pl_module) -> None:
+                now = int(pd.Timestamp.now().timestamp() * 1000)
+                for key, value in trainer.callback_metrics.items():
+                    if key.startswith(("train/", "val/")):
+                        self.pending.append(Metric(key, float(value), now, trainer.current_epoch))
+                self.flush(final=False)
+
+            def flush(self, final: bool) -> None:
+                if not self.pending:
+                    return
+                try:
+                    client.log_batch(run_id, metrics=self.pending)
+                    self.pending = []
+                except (MlflowException, OSError) as exc:
+                    if final:
+                        raise
+                    log.warning(
+                        "MLflow metric logging failed (%s); buffering %d values",
+                        exc,
+                        len(self.pending),
+                    )
+
+        return _Callback()
+
+
+def log_params(client, run_id: str, params: dict) -> None:
+    from mlflow.entities import Param
+
+    items = [
+        Param(k, json.dumps(v) if isinstance(v, list | dict) else str(v)[:6000])
+        for k, v in params.items()
+    ]
+    for start in range(0, len(items), 90):
+        client.log_batch(run_id, params=items[start : start + 90])
+
+
+def log_results(client, run_id, result, metrics: dict, base_metrics: dict) -> None:
+    from mlflow.entities import Metric
+
+    now = int(pd.Timestamp.now().timestamp() * 1000)
+    values = {
+        **{f"test/{k}": v for k, v in metrics.items()},
+        **{f"baseline/test/{k}": v for k, v in base_metrics.items()},
+        "train_loss": result.train_loss,
+        "val_loss": result.val_loss,
+        "loss_gap": result.val_loss - result.train_loss,
+        "epochs": float(len(result.history)),
+        "train_samples_per_second": result.samples_per_second,
+    }
+    batch = [
+        Metric(k, float(v), now, 0) for k, v in values.items() if v is not None and np.isfinite(v)
+    ]
+    retry(lambda: client.log_batch(run_id, metrics=batch), "log test metrics")
+
+
+def log_figures(client, run_id: str, history, y_test, p_lstm, p_base, threshold: float) -> None:
+    import matplotlib.pyplot as plt
+
+    figures = {
+        "plots/loss_curves.png": loss_curves(history),
+        "plots/roc_test.png": roc_curves(y_test, {"lstm": p_lstm, "baseline": p_base}),
+        "plots/confusion_matrix_test.png": confusion_matrix_figure(y_test, p_lstm, threshold),
+    }
+    for name, fig in figures.items():
+        client.log_figure(run_id, fig, name)
+        plt.close(fig)

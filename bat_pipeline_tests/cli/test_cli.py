@@ -1,0 +1,113 @@
+"""The command line contract (DESIGN.md section 5): exit codes, --json fields, fast --help."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from bat_pipeline.cli.main import main
+
+
+def run_cli(capsys, *argv):
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_help_imports_no_heavy_library():
+    code = (
+        "import sys; from bat_pipeline.cli.main import build_parser; build_parser().format_help(); "
+        "print(sorted(m for m in ('dagster', 'torch', 'mlflow', 'great_expectations', 'lightning') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        [],
+        ["frobnicate"],
+        ["generate"],
+        ["run", "--as-of", "yesterday"],
+        ["drift", "--reference", "2026-01-01"],
+        ["drift", "--current", "2026-02-01:2026-01-01"],
+        ["generate", "--out", "x", "--users", "0"],
+    ],
+)
+def test_bad_usage_exits_2(capsys, argv):
+    code, _, err = run_cli(capsys, *argv)
+    assert code == 2
+    assert "usage:" in err or "error" in err
+
+
+def test_generate_drift_arguments_are_checked(capsys, tmp_path):
+    code, _, err = run_cli(
+        capsys,
+        "generate",
+        "--out",
+        str(tmp_path),
+        "--drift",
+        "meteor",
+        "--drift-start",
+        "2026-01-05",
+    )
+    assert code == 2 and "conversion_drop" in err
+    code, _, err = run_cli(capsys, "generate", "--out", str(tmp_path), "--drift", "mobile_shift")
+    assert code == 2 and "--drift-start" in err
+
+
+def test_bad_config_exits_2_naming_the_key(capsys, tmp_path, bat_home):
+    config = tmp_path / "bad.yaml"
+    config.write_text("task:\n  horizon: 14\n")
+    code, _, err = run_cli(capsys, "status", "--config", str(config))
+    assert code == 2
+    assert "task.horizon" in err and "horizon_days" in err
+
+
+def test_generate_and_ingest_json_fields(capsys, tmp_path, bat_home):
+    files = tmp_path / "files"
+    code, out, _ = run_cli(
+        capsys, "generate", "--out", str(files), "--users", "60", "--days", "3", "--json"
+    )
+    assert code == 0
+    generated = json.loads(out)
+    assert generated["files"] == 3 and generated["events"] > 0
+    bad = files / "events_2026-01-03.csv"
+    bad.write_text(
+        bad.read_text()
+        + "u1,not-a-time,home,s1,,mobile,ads\nu2,2026-01-03T10:00:00Z,home,s2,-5,mobile,ads\n"
+    )
+    code, out, _ = run_cli(capsys, "ingest", str(files), "--json")
+    report = json.loads(out)
+    assert {"rows_read", "rows_loaded", "rows_quarantined", "quarantine_reasons"} <= set(report)
+    assert (
+        report["rows_read"]
+        == report["rows_loaded"] + report["rows_quarantined"]
+        == generated["events"] + 2
+    )
+    assert report["quarantine_reasons"]["unparsable_event_time"] == 1
+    assert report["quarantine_reasons"]["negative_value"] == 1
+    assert code == (1 if report["quality_failed"] else 0)
+    again = run_cli(capsys, "ingest", str(files), "--json")
+    assert json.loads(again[1])["files_unchanged"] == 3
+
+
+def test_ingest_of_a_broken_file_exits_1_and_names_it(capsys, tmp_path, bat_home):
+    broken = tmp_path / "events_2026-01-01.csv"
+    broken.write_text("user_id,event_type\nu1,home\n")
+    code, out, _ = run_cli(capsys, "ingest", str(broken))
+    assert code == 1
+    assert "events_2026-01-01.csv" in out and "event_time" in out
+
+
+def test_status_score_rollback_without_models(capsys, tmp_path, bat_home):
+    code, out, _ = run_cli(capsys, "status", "--json")
+    assert code == 0
+    status = json.loads(out)
+    assert status["champion"] is None and status["previous"] is None
+    code, _, err = run_cli(capsys, "score", "--out", str(tmp_path / "s.csv"))
+    assert code == 1 and "no version" in err
+    code, out, _ = run_cli(capsys, "rollback", "--json")
+    assert code == 1 and "no previous champion" in json.loads(out)["reason"]

@@ -1,0 +1,347 @@
+"""Tests for point-in-time training samples and scoring inputs (DESIGN.md section 2).
+
+A small synthetic shop (9 weeks from Monday 2024-01-01, a handful of users) is written into a
+real DuckDB warehouse; the feature tables and samples are then built exactly as a training run
+builds them. The central property is the leakage guard: nothing at or after a sample's cutoff t
+may change that sample's inputs, while events in [t, t + horizon) decide its label.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+
+import numpy as np
+import pytest
+
+from bat_pipeline.config import TaskConfig
+from bat_pipeline.data.warehouse import replace_table, writer
+from bat_pipeline.features.samples import (
+    SampleError,
+    apply_scaler,
+    build_sample_set,
+    choose_cutoffs,
+    fit_scaler,
+    floor_to_bucket,
+    scoring_inputs,
+    split_of_cutoffs,
+)
+from bat_pipeline.features.tables import build_feature_tables
+from bat_pipeline.ml.dataset import TEST, TRAIN, VAL
+from bat_pipeline_tests.helpers import add_events
+
+START = date(2024, 1, 1)  # a Monday
+AS_OF = date(2024, 3, 4)  # a Monday; cutoffs 01-15 .. 02-26 with the task below
+EVENT_TYPES = ["home", "purchase", "search"]
+TASK = TaskConfig(
+    target_event="purchase", horizon_days=7, lookback_days=14, bucket="day", cutoff_every_days=7
+)
+LEAKY = "ux"  # never purchases, never has a device: the user the leakage test probes
+DORMANT = "ud"  # active the first five days only
+
+
+def shop_events() -> list[tuple]:
+    """(user, time, type, session, value, device, channel) rows of the synthetic shop."""
+    rows = []
+    for d in range(63):
+        day = datetime.combine(START + timedelta(days=d), datetime.min.time())
+        for u in range(6):
+            user, session = f"u{u}", f"{u}-{d}"
+            context = ("mobile" if u % 2 else "desktop", "ads" if u % 3 else "organic")
+            if (d + u) % (u + 2) == 0:
+                rows.append((user, day + timedelta(hours=10 + u), "home", session, None, *context))
+            if (d + 2 * u) % 9 == 0:
+                value = 10.0 * (u + 1)
+                rows.append((user, day + timedelta(hours=18), "purchase", session, value, *context))
+        if d % 3 == 0:
+            rows.append((LEAKY, day + timedelta(hours=9), "search", f"x-{d}", None, None, "email"))
+        if d < 5:
+            rows.append(
+                (DORMANT, day + timedelta(hours=8), "home", f"d-{d}", None, "tablet", "ads")
+            )
+    return rows
+
+
+@pytest.fixture
+def con(tmp_path):
+    with writer(tmp_path / "w.duckdb") as con:
+        add_events(con, shop_events())
+        yield con
+
+
+def build(con, task: TaskConfig = TASK, as_of: date = AS_OF):
+    replace_table(con, "events")
+    build_feature_tables(con, task.bucket_days, as_of, task.lookback_days)
+    return build_sample_set(con, task, as_of, EVENT_TYPES, START)
+
+
+def position(samples, user: str, cutoff: date) -> int:
+    hits = np.flatnonzero(
+        (samples.user_ids == user) & (samples.cutoffs == np.datetime64(cutoff, "D"))
+    )
+    assert len(hits) == 1, f"no sample ({user}, {cutoff})"
+    return int(hits[0])
+
+
+def features_of(samples, i: int) -> tuple[bytes, bytes, bytes]:
+    return (
+        samples.sequences[i].tobytes(),
+        samples.static[i].tobytes(),
+        samples.baseline_features[i].tobytes(),
+    )
+
+
+def at(day: date, seconds: int = 0) -> datetime:
+    return datetime.combine(day, datetime.min.time()) + timedelta(seconds=seconds)
+
+
+# ------------------------------------------------------------------ the leakage guard
+
+
+@pytest.mark.parametrize("bucket", ["day", "week"])
+def test_events_at_or_after_the_cutoff_never_reach_the_features(con, bucket):
+    task = TASK.model_copy(update={"bucket": bucket})
+    samples, _, _ = build(con, task)
+    t = date(2024, 2, 26)  # the newest cutoff
+    i = position(samples, LEAKY, t)
+    assert samples.split[i] == TEST
+    assert samples.labels[i] == 0.0  # LEAKY never purchases
+    before = features_of(samples, i)
+
+    # a purchase exactly at t, and one a second later, both with a device never seen before
+    add_events(
+        con,
+        [
+            (LEAKY, at(t), "purchase", "leak", 99.0, "smart_tv", "tv"),
+            (LEAKY, at(t, 1), "purchase", "leak", 99.0, "smart_tv", "tv"),
+        ],
+    )
+    after, _, _ = build(con, task)
+    j = position(after, LEAKY, t)
+    assert features_of(after, j) == before  # sequence, static and baseline: byte-identical
+    assert after.labels[j] == 1.0  # ... while the label sees the purchase in [t, t + horizon)
+    assert len(after) == len(samples)
+
+    # one second before t is history: the features move, the label does not
+    add_events(con, [(LEAKY, at(t, -1), "purchase", "late", 5.0, None, "email")])
+    moved, _, _ = build(con, task)
+    k = position(moved, LEAKY, t)
+    seq_before, static_before, base_before = before
+    seq_after, static_after, base_after = features_of(moved, k)
+    assert seq_after != seq_before
+    assert base_after != base_before
+    assert static_after == static_before  # the first event (and its context) is unchanged
+    last_bucket = moved.sequences[k, -1, EVENT_TYPES.index("purchase")]
+    assert last_bucket > 0  # the purchase sits in the bucket just before t
+    assert moved.labels[k] == 1.0
+
+
+def test_static_context_is_the_first_event_even_when_it_has_no_device(con):
+    """A user whose first events carry no device gets 'unknown', not a later event's device."""
+    add_events(con, [(LEAKY, at(date(2024, 3, 10)), "search", "late", None, "smart_tv", "tv")])
+    samples, spec, _ = build(con)
+    i = position(samples, LEAKY, date(2024, 1, 15))
+    names = spec.static_names
+    hot = {names[k] for k in np.flatnonzero(samples.static[i])}
+    assert hot == {"device=unknown", "channel=email"}
+    assert "device=smart_tv" not in names
+
+
+# ------------------------------------------------------------------ splits
+
+
+def test_cutoffs_are_every_week_back_from_as_of_minus_horizon_with_a_full_lookback():
+    cutoffs = choose_cutoffs(START, AS_OF, TASK)
+    assert cutoffs == [date(2024, 1, 15) + timedelta(days=7 * k) for k in range(7)]
+    assert all(t + timedelta(days=TASK.horizon_days) <= AS_OF for t in cutoffs)
+    assert all(t - timedelta(days=TASK.lookback_days) >= START for t in cutoffs)
+
+
+@pytest.mark.parametrize(("n", "sizes"), [(3, (1, 1, 1)), (7, (5, 1, 1)), (20, (14, 3, 3))])
+def test_split_is_oldest_70_train_15_val_newest_15_test(n, sizes):
+    cutoffs = [date(2024, 1, 1) + timedelta(days=7 * k) for k in range(n)]
+    shuffled = cutoffs[::2] + cutoffs[1::2]  # the input order does not matter
+    split = split_of_cutoffs(shuffled)
+    counts = tuple(sum(1 for s in split.values() if s == part) for part in (TRAIN, VAL, TEST))
+    assert counts == sizes
+    order = [split[t] for t in cutoffs]
+    assert order == sorted(order)  # TRAIN ... VAL ... TEST, oldest to newest
+
+
+@pytest.mark.parametrize("n", [0, 1, 2])
+def test_too_few_cutoffs_is_a_sample_error(n):
+    with pytest.raises(SampleError, match=f"only {n} cutoff"):
+        split_of_cutoffs([date(2024, 1, 1) + timedelta(days=7 * k) for k in range(n)])
+
+
+def test_too_short_history_for_three_cutoffs_fails_clearly(con):
+    with pytest.raises(SampleError, match="only 2 cutoff"):
+        build(con, as_of=date(2024, 1, 29))
+
+
+def test_every_train_cutoff_precedes_every_val_cutoff_precedes_every_test_cutoff(con):
+    samples, _, index = build(con)
+    by_split = {s: samples.cutoffs[samples.split == s] for s in (TRAIN, VAL, TEST)}
+    assert all(len(c) for c in by_split.values())
+    assert by_split[TRAIN].max() < by_split[VAL].min()
+    assert by_split[VAL].max() < by_split[TEST].min()
+    assert by_split[TEST].min() == np.datetime64("2024-02-26")
+    assert list(index.columns) == ["cutoff", "user_id", "label", "split"]
+
+
+# ------------------------------------------------------------------ scaling
+
+
+def test_scaler_is_fitted_on_the_train_split_only(con):
+    samples, spec, _ = build(con)
+    assert samples.sequences.min() >= 0.0 and samples.sequences.max() <= 1.0
+    value = spec.feature_names.index("value")
+    # a huge purchase the day before the newest cutoff: only a test sample sees it
+    add_events(con, [("u1", at(date(2024, 2, 25), 3600), "purchase", "big", 1e9, "mobile", "ads")])
+    after, spec_after, _ = build(con)
+    assert spec_after.scaler_max == spec.scaler_max
+    test = after.sequences[after.split == TEST]
+    assert test.min() >= 0.0 and test.max() <= 1.0
+    i = position(after, "u1", date(2024, 2, 26))
+    assert after.sequences[i, -1, value] == 1.0  # clipped
+    untouched = after.split != TEST
+    np.testing.assert_array_equal(after.sequences[untouched], samples.sequences[untouched])
+
+    # the same purchase in a train sample's history does move the scaler
+    add_events(con, [("u1", at(date(2024, 1, 20), 3600), "purchase", "big", 1e9, "mobile", "ads")])
+    _, spec_train, _ = build(con)
+    assert spec_train.scaler_max[value] == pytest.approx(np.log1p(1e9 + 20.0), rel=1e-6)
+    assert spec_train.scaler_max[value] > spec.scaler_max[value]
+
+
+def test_fit_and_apply_scaler():
+    train = np.array([[[0.0, 3.0], [1.0, 0.0]]], dtype=np.float32)
+    scaler = fit_scaler(train)
+    assert scaler == pytest.approx([np.log1p(1.0), np.log1p(3.0)])
+    scaled = apply_scaler(np.array([[[1.0, 3.0], [100.0, 0.0]]], dtype=np.float32), scaler)
+    np.testing.assert_allclose(scaled, [[[1.0, 1.0], [1.0, 0.0]]])
+    assert scaled.dtype == np.float32
+    assert fit_scaler(np.zeros((2, 3, 2), np.float32)) == [1.0, 1.0]  # never divide by 0
+
+
+# ------------------------------------------------------------------ week buckets
+
+
+def test_week_cutoffs_fall_on_mondays():
+    task = TaskConfig(bucket="week", horizon_days=14, lookback_days=28, cutoff_every_days=7)
+    cutoffs = choose_cutoffs(date(2024, 1, 3), date(2024, 3, 6), task)  # Wednesdays
+    assert cutoffs and all(t.weekday() == 0 for t in cutoffs)
+    assert cutoffs[-1] == date(2024, 2, 19)
+    assert all(t + timedelta(days=14) <= date(2024, 3, 6) for t in cutoffs)
+    assert floor_to_bucket(date(2024, 3, 10), 7) == date(2024, 3, 4)  # Sunday -> Monday
+    assert floor_to_bucket(date(2024, 3, 10), 1) == date(2024, 3, 10)
+
+
+@pytest.mark.parametrize(
+    ("horizon", "every"), [(10, 7), (7, 10), (15, 14)], ids=["horizon", "spacing", "both"]
+)
+def test_week_buckets_need_multiples_of_seven(horizon, every):
+    task = TaskConfig(bucket="week", horizon_days=horizon, cutoff_every_days=every)
+    with pytest.raises(SampleError, match="multiples of 7"):
+        choose_cutoffs(START, AS_OF, task)
+
+
+def expected_sequence(user: str, t: date, bucket_days: int, buckets: int) -> np.ndarray:
+    """The unscaled sequence of (user, t), counted in Python from the fixture rows."""
+    out = np.zeros((buckets, len(EVENT_TYPES) + 3), np.float32)
+    for p in range(buckets):
+        start = at(t - timedelta(days=bucket_days * (buckets - p)))  # last = just before t
+        rows = [
+            e
+            for e in shop_events()
+            if e[0] == user and start <= e[1] < start + timedelta(days=bucket_days)
+        ]
+        for kind in EVENT_TYPES:
+            out[p, EVENT_TYPES.index(kind)] = sum(e[2] == kind for e in rows)
+        out[p, -3:] = (len(rows), len({e[3] for e in rows}), sum(e[4] or 0.0 for e in rows))
+    return out
+
+
+@pytest.mark.parametrize(
+    ("bucket", "lookback", "samples_checked"),
+    [
+        (
+            "day",
+            14,
+            [("u0", date(2024, 2, 26)), ("u5", date(2024, 1, 15)), (DORMANT, date(2024, 1, 15))],
+        ),
+        (
+            "week",
+            21,
+            [("u0", date(2024, 2, 26)), ("u3", date(2024, 2, 5)), (DORMANT, date(2024, 1, 22))],
+        ),
+    ],
+)
+def test_sequences_hold_the_buckets_before_the_cutoff(con, bucket, lookback, samples_checked):
+    task = TASK.model_copy(update={"bucket": bucket, "lookback_days": lookback})
+    samples, spec, _ = build(con, task)
+    buckets = lookback // task.bucket_days
+    assert samples.sequences.shape[1:] == (buckets, len(EVENT_TYPES) + 3)
+    assert spec.feature_names == ["n_home", "n_purchase", "n_search", "events", "sessions", "value"]
+    assert all(t.astype(object).weekday() == 0 for t in samples.cutoffs)
+    for user, t in samples_checked:
+        raw = expected_sequence(user, t, task.bucket_days, buckets)
+        assert raw.any()
+        i = position(samples, user, t)
+        np.testing.assert_allclose(
+            samples.sequences[i], apply_scaler(raw[None], spec.scaler_max)[0], rtol=1e-6
+        )
+
+
+# ------------------------------------------------------------------ labels
+
+
+def test_target_any_with_churn_inverts_the_labels(con):
+    active, _, index = build(con, TASK.model_copy(update={"target_event": "any"}))
+    churn, _, churn_index = build(
+        con, TASK.model_copy(update={"target_event": "any", "churn": True})
+    )
+    assert list(churn_index["user_id"]) == list(index["user_id"])
+    np.testing.assert_array_equal(churn.labels, 1.0 - active.labels)
+    # DORMANT is active before 01-15 only; at that cutoff its next week is empty: churned
+    i = position(churn, DORMANT, date(2024, 1, 15))
+    assert churn.labels[i] == 1.0 and active.labels[i] == 0.0
+    assert 0 < churn.labels.sum() < len(churn)
+
+
+def test_purchase_labels_match_the_events(con):
+    samples, _, _ = build(con)
+    # u0 purchases on days d = 0, 9, 18, 27, 36, ... after 01-01 (01-19, 01-28, 02-06, ...)
+    label = {
+        t: samples.labels[position(samples, "u0", t)] for t in choose_cutoffs(START, AS_OF, TASK)
+    }
+    assert label[date(2024, 1, 15)] == 1.0  # [01-15, 01-22) holds 01-19
+    assert label[date(2024, 1, 22)] == 1.0  # [01-22, 01-29) holds 01-28
+    assert label[date(2024, 1, 29)] == 0.0  # [01-29, 02-05) holds none
+    assert label[date(2024, 2, 5)] == 1.0  # 02-06
+
+
+def test_target_event_outside_the_vocabulary_is_a_sample_error(con):
+    with pytest.raises(SampleError, match="'refund' is not an event type"):
+        build(con, TASK.model_copy(update={"target_event": "refund"}))
+
+
+# ------------------------------------------------------------------ scoring
+
+
+def test_scoring_covers_dormant_users_with_an_all_zero_sequence(con):
+    _, spec, _ = build(con)
+    # a user first seen exactly at as-of is not known yet
+    add_events(con, [("new", at(AS_OF), "home", "n", None, "mobile", "ads")])
+    replace_table(con, "events")
+    build_feature_tables(con, TASK.bucket_days, AS_OF, TASK.lookback_days)
+    users, sequences, static, cutoff = scoring_inputs(con, spec, AS_OF)
+    assert cutoff == AS_OF
+    assert list(users) == sorted([f"u{u}" for u in range(6)] + [LEAKY, DORMANT])
+    assert sequences.shape == (len(users), spec.lookback_buckets, len(spec.feature_names))
+    d = list(users).index(DORMANT)
+    assert not sequences[d].any()
+    names = spec.static_names
+    assert {names[k] for k in np.flatnonzero(static[d])} == {"device=tablet", "channel=ads"}
+    active = [i for i, u in enumerate(users) if u != DORMANT]
+    assert all(sequences[i].any() for i in active)
+    assert sequences.min() >= 0.0 and sequences.max() <= 1.0

@@ -1,0 +1,154 @@
+"""One tracked training on a real MLflow store (SQLite under tmp_path): the run holds params,
+curves, test metrics of both models, plots, lineage, the Dagster link and a registered,
+hash-checked model; a failing training leaves a FAILED run and registers nothing."""
+
+from datetime import date
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from bat_pipeline.config import ModelConfig, TaskConfig
+from bat_pipeline.features.samples import FeatureSpec
+from bat_pipeline.ml.artifact import ModelIntegrityError, load_model, save_model
+from bat_pipeline.ml.model import SequenceNet
+from bat_pipeline_tests.ml.test_model import make_samples
+
+CFG = ModelConfig(
+    hidden_size=16, num_layers=1, max_epochs=8, batch_size=64, learning_rate=0.01, seed=1
+)
+
+
+def spec_for(samples) -> FeatureSpec:
+    return FeatureSpec(
+        event_types=["active", "search"],
+        bucket_days=1,
+        lookback_buckets=samples.sequences.shape[1],
+        lookback_days=samples.sequences.shape[1],
+        static_categories={"device": ["mobile", "desktop"], "channel": []},
+        scaler_max=[1.0, 1.0, 1.0],
+    )
+
+
+def index_for(samples) -> pd.DataFrame:
+    cutoffs = pd.to_datetime(samples.cutoffs) + pd.to_timedelta(samples.split * 7, unit="D")
+    return pd.DataFrame(
+        {
+            "cutoff": cutoffs.date,
+            "user_id": samples.user_ids,
+            "label": samples.labels,
+            "split": samples.split,
+        }
+    )
+
+
+def test_training_run_contents(tracking_store, tmp_path):
+    from bat_pipeline.lifecycle.training import train_and_track
+
+    samples = make_samples(n=500)
+    result = train_and_track(
+        samples, spec_for(samples), index_for(samples), TaskConfig(), CFG, tracking_store,
+        tmp_path / "ckpt", as_of=date(2024, 4, 1), trigger="schedule",
+        dagster_run_id="run-123", dagster_url="http://127.0.0.1:3000/runs/run-123",
+    )  # fmt: skip
+    client = tracking_store.client()
+    run = client.get_run(result.run_id)
+    assert run.info.status == "FINISHED"
+    assert run.info.run_name == "lstm · as-of 2024-04-01 · schedule"
+    params, metrics, tags = run.data.params, run.data.metrics, run.data.tags
+    assert params["model.hidden_size"] == "16" and params["task.horizon_days"] == "14"
+    assert params["data.rows"] == "500" and params["data.data_fingerprint"] == result.fingerprint
+    for key in ("accuracy", "balanced_accuracy", "auc", "log_loss"):
+        assert f"test/{key}" in metrics and f"baseline/test/{key}" in metrics
+    assert metrics["test/auc"] > 0.7  # the pattern is learnable
+    history = client.get_metric_history(result.run_id, "val/loss")
+    assert [m.step for m in history] == list(range(len(result.history)))
+    assert len(client.get_metric_history(result.run_id, "train/loss")) == len(result.history)
+    assert tags["dagster.run_id"] == "run-123" and tags["bat.trigger"] == "schedule"
+    assert "run-123" in tags["dagster.run_url"]
+    files = {a.path for a in client.list_artifacts(result.run_id)}
+    assert {"lineage.json", "feature_spec.json", "plots", "weights"} <= files
+    plots = {a.path for a in client.list_artifacts(result.run_id, "plots")}
+    assert plots == {
+        "plots/loss_curves.png",
+        "plots/roc_test.png",
+        "plots/confusion_matrix_test.png",
+    }
+    assert (
+        run.inputs.dataset_inputs
+        and run.inputs.dataset_inputs[0].dataset.digest == result.fingerprint
+    )
+    version = client.get_model_version(tracking_store.registered_model, result.model_version)
+    assert version.run_id == result.run_id
+    assert version.tags["weights_sha256"] == result.weights_sha256
+    assert "AUC" in version.description
+    logged = client.get_logged_model(version.model_id) if version.model_id else None
+    assert logged is None or logged.name == "model"
+    assert not (tmp_path / "ckpt").exists()  # checkpoints only serve a resume after a crash
+
+
+def test_a_failing_training_leaves_a_failed_run_and_no_version(tracking_store, tmp_path):
+    from bat_pipeline.lifecycle.training import train_and_track
+    from bat_pipeline.ml.trainable import TrainingError
+
+    samples = make_samples(n=300)
+    samples.labels[samples.split == 2] = 0.0  # single-class test window
+    with pytest.raises(TrainingError, match="only class 0"):
+        train_and_track(samples, spec_for(samples), index_for(samples), TaskConfig(), CFG,
+                        tracking_store, tmp_path / "ckpt", as_of=date(2024, 4, 1))  # fmt: skip
+    client = tracking_store.client()
+    assert not client.search_model_versions(f"name = '{tracking_store.registered_model}'")
+
+
+def test_non_finite_training_marks_the_run_failed(tracking_store, tmp_path):
+    from bat_pipeline.lifecycle.training import train_and_track
+    from bat_pipeline.ml.trainable import TrainingError
+    from bat_pipeline_tests.ml.test_model import PoisonBatch
+
+    samples = make_samples(n=300)
+    with pytest.raises(TrainingError, match="NaN/inf at step"):
+        train_and_track(samples, spec_for(samples), index_for(samples), TaskConfig(), CFG,
+                        tracking_store, tmp_path / "ckpt", as_of=date(2024, 4, 1),
+                        callbacks=[PoisonBatch(epoch=1, batch_idx=1)])  # fmt: skip
+    client = tracking_store.client()
+    runs = client.search_runs(
+        [tracking_store.experiment_id()], order_by=["attributes.start_time DESC"]
+    )
+    assert runs[0].info.status == "FAILED"
+    assert not client.search_model_versions(f"name = '{tracking_store.registered_model}'")
+
+
+def test_tampered_weights_are_refused(tmp_path):
+    net = SequenceNet(n_features=3, n_static=2, hidden_size=4, num_layers=1)
+    files = save_model(net, {"k": 1}, tmp_path / "m", threshold=0.4)
+    loaded, spec, threshold = load_model(files.folder, files.sha256)
+    assert spec == {"k": 1} and threshold == 0.4
+    for key, value in net.state_dict().items():
+        assert np.array_equal(loaded.state_dict()[key].numpy(), value.numpy())
+    weights = files.folder / "state_dict.pt"
+    weights.write_bytes(weights.read_bytes()[:-1] + bytes([weights.read_bytes()[-1] ^ 1]))
+    with pytest.raises(ModelIntegrityError, match="refusing to load"):
+        load_model(files.folder, files.sha256)
+
+
+def test_a_pickled_object_is_not_unpickled_even_with_a_matching_hash(tmp_path):
+    import pickle
+
+    from bat_pipeline.ml.artifact import sha256_of
+
+    net = SequenceNet(n_features=3, n_static=0, hidden_size=4, num_layers=1)
+    files = save_model(net, {}, tmp_path / "m")
+    weights = files.folder / "state_dict.pt"
+
+    class Payload:
+        def __reduce__(self):
+            return (print, ("code ran",))
+
+    weights.write_bytes(pickle.dumps(Payload()))
+    with pytest.raises(ModelIntegrityError, match="not a plain tensor state dict"):
+        load_model(files.folder, sha256_of(weights))
+
+
+def test_missing_artifact_is_refused(tmp_path):
+    with pytest.raises(ModelIntegrityError, match="missing"):
+        load_model(tmp_path / "nothing", "0" * 64)

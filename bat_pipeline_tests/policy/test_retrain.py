@@ -1,0 +1,94 @@
+"""The drift sensor's decision is pure and explainable: drift on healthy data requests one
+retrain per window, outside the cooldown; anything else says why not. The cursor it keeps
+remembers what was requested."""
+
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+
+from bat_pipeline.drift.results import DriftResult, FeatureDrift
+from bat_pipeline.drift.windows import Window
+from bat_pipeline.policy.retrain import (
+    MAX_REMEMBERED_WINDOWS,
+    DriftObservation,
+    next_tick,
+    retrain_decision,
+)
+
+NOW = datetime(2026, 3, 1, tzinfo=UTC)
+WINDOW = Window(date(2026, 2, 20), date(2026, 2, 26))
+
+
+def decide(**kw):
+    args = dict(window=WINDOW, drift_detected=True, verdict="x moved", failed_partitions=[],
+                last_request_at=None, now=NOW, cooldown=timedelta(hours=24), already_requested=False)  # fmt: skip
+    return retrain_decision(**{**args, **kw})
+
+
+def test_retrain_decision_requests_on_drift_with_a_window_run_key():
+    decision = decide()
+    assert decision.request and decision.run_key == "drift:2026-02-20:2026-02-26"
+
+
+@pytest.mark.parametrize(
+    ("change", "words"),
+    [
+        ({"drift_detected": False}, "no drift"),
+        ({"failed_partitions": ["2026-02-25"]}, "broken data blocks"),
+        ({"already_requested": True}, "already requested"),
+        ({"last_request_at": NOW - timedelta(hours=2)}, "cooldown"),
+    ],
+)
+def test_retrain_decision_refuses_with_a_reason(change, words):
+    decision = decide(**change)
+    assert not decision.request and words in decision.reason
+
+
+def test_cooldown_expires():
+    assert decide(last_request_at=NOW - timedelta(hours=25)).request
+
+
+COOLDOWN = timedelta(hours=24)
+
+
+def drifted(moved: bool) -> DriftResult:
+    score = 0.5 if moved else 0.01
+    return DriftResult([FeatureDrift("event_type_mix", "psi", score, 0.2, score > 0.2)], 0.2)
+
+
+def test_next_tick_requests_then_remembers_the_window():
+    seen = DriftObservation(WINDOW, result=drifted(True))
+    decision, state = next_tick({}, seen, COOLDOWN, NOW)
+    assert decision.request and decision.run_key == f"drift:{WINDOW}"
+    assert state["requested"] == [str(WINDOW)] and state["last_request_at"] == NOW.isoformat()
+    assert state["last_checked"] == str(WINDOW) and state["last_drift_detected"] is True
+    again, later = next_tick(state, seen, COOLDOWN, NOW + timedelta(days=3))
+    assert not again.request and "already requested" in again.reason
+    assert later["requested"] == [str(WINDOW)]
+
+
+def test_next_tick_without_drift_requests_nothing_and_keeps_the_cursor():
+    decision, state = next_tick({}, DriftObservation(WINDOW, result=drifted(False)), COOLDOWN, NOW)
+    assert not decision.request and "no drift" in decision.reason
+    assert "requested" not in state and state["last_drift_detected"] is False
+
+
+def test_next_tick_skips_with_the_watch_reason():
+    decision, state = next_tick({"requested": ["a"]}, DriftObservation(skip="no champion yet"),
+                                COOLDOWN, NOW)  # fmt: skip
+    assert not decision.request and decision.reason == "no champion yet"
+    assert state == {"requested": ["a"], "last_checked_at": NOW.isoformat()}
+
+
+def test_next_tick_failed_quality_blocks_even_with_drift():
+    seen = DriftObservation(WINDOW, result=drifted(True), failed_partitions=["2026-02-25"])
+    decision, _ = next_tick({}, seen, COOLDOWN, NOW)
+    assert not decision.request and "2026-02-25" in decision.reason
+
+
+def test_next_tick_remembers_a_bounded_number_of_windows():
+    old = [f"w{i}" for i in range(MAX_REMEMBERED_WINDOWS)]
+    _, state = next_tick({"requested": old}, DriftObservation(WINDOW, result=drifted(True)),
+                         COOLDOWN, NOW)  # fmt: skip
+    assert len(state["requested"]) == MAX_REMEMBERED_WINDOWS
+    assert state["requested"][-1] == str(WINDOW) and "w0" not in state["requested"]
