@@ -35,7 +35,9 @@ test-fast: setup
 
 lint: setup
 	$(BIN)/ruff check bat_pipeline bat_pipeline_tests benchmarks
-	$(BIN)/sqlfluff lint sql
+	$(BIN)/ruff format --check bat_pipeline bat_pipeline_tests benchmarks
+	$(BIN)/sqlfluff lint sql benchmarks/sql
+	$(BIN)/lint-imports
 
 bench: setup
 	$(BIN)/python benchmarks/bench_features.py --events 1000000 10000000

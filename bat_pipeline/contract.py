@@ -1,4 +1,4 @@
-"""The canonical event schema (DESIGN.md section 1): one row per customer event."""
+"""The canonical event schema: one row per customer event, the public data contract of BAT."""
 
 from __future__ import annotations
 

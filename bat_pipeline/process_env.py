@@ -1,6 +1,6 @@
 """Environment settings that BAT's own processes start with (each is read once, at start-up).
 
-Both were measured on the 2-core reference machine (PERFORMANCE.md, benchmarks/):
+Both were measured on the 2-core reference machine (benchmarks/):
 
 - glibc malloc: without these thresholds a training process re-faults about 9,000 pages every
   step, and training is 1.2-1.5x slower.

@@ -1,4 +1,4 @@
-"""Tests for the YAML configuration (DESIGN.md section 5): defaults, per-key overrides, and
+"""Tests for the YAML configuration : defaults, per-key overrides, and
 errors that name the file, the key path and what is allowed."""
 
 from __future__ import annotations

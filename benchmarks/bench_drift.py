@@ -1,6 +1,6 @@
 """Drift report cost versus building per-user daily feature tables, on the same events.
 
-For each `--events` N, an `events` table of N synthetic events (`sql/drift_bench_events.sql`,
+For each `--events` N, an `events` table of N synthetic events (`benchmarks/sql/drift_bench_events.sql`,
 built with DuckDB's range(): ~N/300 users over 90 days, sessions of 8 events) is written to a
 temporary DuckDB file. Then, interleaved and repeated (best of `--repeats` is reported):
 
@@ -32,9 +32,14 @@ from pathlib import Path
 
 import duckdb
 
-from bat_pipeline.data.sqlfiles import query
+from bat_pipeline.data.sqlfiles import table
 from bat_pipeline.drift.comparisons import compare_profiles
 from bat_pipeline.drift.profiles import DEFAULT_MAX_EVENTS, build_profile
+
+#: the synthetic events of this benchmark (SQL used by no pipeline step)
+BENCH_EVENTS_SQL = (
+    (Path(__file__).parent / "sql" / "drift_bench_events.sql").read_text().strip().rstrip(";")
+)
 
 FIRST_DAY = date(2026, 1, 1)
 DAYS = 90
@@ -47,7 +52,7 @@ DAILY_FEATURES = (
 )
 DAILY_LABEL = "per-user daily features (group by)"
 #: the project's own per-user daily feature table, for reference.
-ACTIVITY_LABEL = "user_activity (sql/user_activity.sql, daily)"
+ACTIVITY_LABEL = "user_activity (sql/tables/user_activity.sql, daily)"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -86,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
 def _generate(con: duckdb.DuckDBPyConnection, n: int) -> float:
     started = time.perf_counter()
     con.execute(
-        "create table events as " + query("drift_bench_events"),
+        "create table events as " + BENCH_EVENTS_SQL,
         {
             "events": n,
             "users": max(n // EVENTS_PER_USER, 10),
@@ -114,11 +119,17 @@ def _steps(con: duckdb.DuckDBPyConnection) -> dict[str, Callable[[], object]]:
         ),
         "drift report (exact)": lambda: drift(None),
         DAILY_LABEL: lambda: con.execute(DAILY_FEATURES),
-        ACTIVITY_LABEL: lambda: con.execute(
-            "create or replace temp table bench_activity as " + query("user_activity"),
-            {"bucket_days": 1},
-        ),
+        ACTIVITY_LABEL: lambda: _activity(con),
     }
+
+
+def _activity(con: duckdb.DuckDBPyConnection) -> None:
+    """The daily user_activity table, rolled up from user_session_days as the pipeline does."""
+    con.execute("create or replace temp table user_session_days as " + table("user_session_days"))
+    con.execute(
+        "create or replace temp table bench_activity as " + table("user_activity"),
+        {"bucket_days": 1},
+    )
 
 
 def _reset_peak_rss() -> None:

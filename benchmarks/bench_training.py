@@ -6,7 +6,7 @@ training samples per second of the fit (validation included). The project path l
 metrics to MLflow the way `bat_pipeline.lifecycle.training` does (or through Lightning's MLFlowLogger
 when that module is missing), on `--mlflow-uri` or a temporary SQLite store.
 
-The process re-executes itself with the glibc allocator settings of PERFORMANCE.md
+The process re-executes itself with the glibc allocator settings of bat_pipeline.process_env
 (`--allocator default` runs without them, for comparison).
 
     .venv/bin/python benchmarks/bench_training.py [--n 20000] [--epochs 2] [--repeats 1]

@@ -1,7 +1,7 @@
 """Synthetic event logs of an online shop, with optional injected drift.
 
 The data is a simulation of the customers of a web shop, one file per calendar day
-(``events_YYYY-MM-DD.csv`` or ``.parquet``) in the canonical schema of DESIGN.md section 1 plus
+(``events_YYYY-MM-DD.csv`` or ``.parquet``) in the canonical event schema (`bat_pipeline.contract`) plus
 two context columns, in this order:
 
 ``user_id, event_time, event_type, session_id, value, device, channel``

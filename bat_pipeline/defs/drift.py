@@ -15,6 +15,7 @@ from bat_pipeline.drift.windows import (
 )
 from bat_pipeline.lifecycle.drift_runs import DriftError, run_drift_report
 from bat_pipeline.lifecycle.tracking import retry
+from bat_pipeline.lifecycle.training import CandidateResult
 
 
 @dg.asset(
@@ -26,7 +27,7 @@ from bat_pipeline.lifecycle.tracking import retry
 )
 def reference_profile(
     training_samples: SampleBundle,
-    candidate_model,
+    candidate_model: CandidateResult,
     warehouse: WarehouseResource,
     mlflow: MlflowResource,
 ) -> dg.MaterializeResult:

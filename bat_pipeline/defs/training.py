@@ -7,7 +7,7 @@ from datetime import date
 import dagster as dg
 import pandas as pd
 
-from bat_pipeline.config import ModelConfig
+from bat_pipeline.config import ModelConfig, TaskConfig
 from bat_pipeline.data.warehouse import replace_table
 from bat_pipeline.defs.features import FeatureTablesInfo, parse_as_of
 from bat_pipeline.defs.groups import DUCKDB_WRITER, TRAINING
@@ -15,11 +15,11 @@ from bat_pipeline.defs.metadata import rounded
 from bat_pipeline.defs.resources import BatHomeResource, MlflowResource, WarehouseResource
 from bat_pipeline.defs.run_config import ModelRunConfig, SamplesRunConfig, task_from
 from bat_pipeline.defs.run_context import dagster_run_url, trigger_of
-from bat_pipeline.features.samples import SampleError, build_sample_set, fingerprint
+from bat_pipeline.features.samples import FeatureSpec, SampleError, build_sample_set, fingerprint
 from bat_pipeline.lifecycle.tracking import TrackingUnavailableError
-from bat_pipeline.lifecycle.training import train_and_track
-from bat_pipeline.ml.baseline import fit_baseline
-from bat_pipeline.ml.dataset import SPLIT_NAMES, TEST
+from bat_pipeline.lifecycle.training import CandidateResult, train_and_track
+from bat_pipeline.ml.baseline import BaselineModel, fit_baseline
+from bat_pipeline.ml.dataset import SPLIT_NAMES, TEST, SampleSet
 from bat_pipeline.ml.metrics import classification_metrics
 from bat_pipeline.ml.trainable import TrainingError
 
@@ -28,10 +28,10 @@ from bat_pipeline.ml.trainable import TrainingError
 class SampleBundle:
     """The samples with what is needed to reproduce and describe them."""
 
-    samples: object  # bat_pipeline.ml.dataset.SampleSet
-    spec: object  # bat_pipeline.features.samples.FeatureSpec
+    samples: SampleSet
+    spec: FeatureSpec
     index: pd.DataFrame  # cutoff, user_id, label, split
-    task: object  # bat_pipeline.config.TaskConfig
+    task: TaskConfig
     as_of: date
     fingerprint: str
 
@@ -87,7 +87,7 @@ def training_samples(
     description="Traditional baseline: logistic regression on recency/frequency/monetary "
     "aggregates, trained on the same samples; the LSTM must beat it.",
 )
-def baseline_model(training_samples: SampleBundle) -> dg.Output:
+def baseline_model(training_samples: SampleBundle) -> dg.Output[BaselineModel]:
     model = fit_baseline(training_samples.samples)
     test = training_samples.samples.part(TEST)
     metrics = classification_metrics(test.labels, model.predict_proba(test))
@@ -107,10 +107,10 @@ def candidate_model(
     context: dg.AssetExecutionContext,
     config: ModelRunConfig,
     training_samples: SampleBundle,
-    baseline_model,
+    baseline_model: BaselineModel,
     bat: BatHomeResource,
     mlflow: MlflowResource,
-) -> dg.Output:
+) -> dg.Output[CandidateResult]:
     bundle = training_samples
     try:
         result = train_and_track(

@@ -107,7 +107,7 @@ class DriftResult:
         return head + ", ".join(f"{f.name} ({f.method} {f.score:.3f})" for f in moved) + "."
 
     def to_dict(self) -> dict[str, Any]:
-        """The `drift` JSON contract (DESIGN.md section 5) plus verdict and windows."""
+        """What `drift --json` prints (drift_detected, features most drifted first) plus verdict and windows."""
         return {
             "drift_detected": self.drift_detected,
             "threshold": self.threshold,

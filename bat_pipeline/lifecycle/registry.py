@@ -2,7 +2,7 @@
 
 Promotion never trusts a stale view: it takes a lock, re-reads the champion of that moment,
 re-checks the candidate against it when it changed since evaluation, moves the alias and reads
-it back (RELIABILITY C5, 37). Every attempt, passed or not, leaves a decision record: a JSON
+it back, so that two concurrent promotions cannot both win. Every attempt, passed or not, leaves a decision record: a JSON
 artifact on the candidate's run plus tags.
 """
 

@@ -2,7 +2,7 @@
 
 A version is loaded from its run's `weights/` artifact (a plain state dict) after its SHA-256
 is compared with the `weights_sha256` tag written at registration; nothing is unpickled
-(RELIABILITY C8, 38).
+(a tampered or pickled file is refused).
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 `TrackingStore` names the store (tracking URI, artifact root, experiment, registered model);
 every call that must not be lost goes through `retry`, which fails clearly after a few tries
-(RELIABILITY 36) instead of training untracked or half-registering a model.
+instead of training untracked or half-registering a model.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Binary classification metrics of predicted probabilities, with undefined values as `None`.
 
 A metric that cannot be computed (one class only, NaN probabilities, no rows) is `None`, never
-0 or NaN, so that a gate can refuse it explicitly instead of comparing garbage (RELIABILITY C7).
+0 or NaN, so that a gate can refuse it explicitly instead of comparing garbage.
 """
 
 from __future__ import annotations

@@ -86,7 +86,7 @@ class BehaviourLSTM(L.LightningModule):
         sequences, static, labels = batch
         logits = self.net(sequences, static)
         loss = F.binary_cross_entropy_with_logits(logits, labels)
-        # One boolean per step is the price of stopping within one step (RELIABILITY 34).
+        # One boolean per step is the price of stopping at the step whose loss went NaN/inf.
         if not torch.isfinite(loss):
             raise NonFiniteLossError(
                 step=self.global_step, stage=stage, epoch=self.current_epoch, batch_idx=batch_idx

@@ -12,7 +12,8 @@ class TrainingError(RuntimeError):
 
 
 def check_trainable(samples: SampleSet) -> None:
-    """Refuse data the LSTM cannot learn from or be judged on (RELIABILITY 14, 16, 35)."""
+    """Refuse data the LSTM cannot learn from or be judged on: wrong shapes, labels other
+    than 0/1, non-finite inputs, an empty or single-class split."""
     seq, static, labels = samples.sequences, samples.static, samples.labels
     n = len(samples)
     if seq.ndim != 3 or seq.shape[1] < 1 or seq.shape[2] < 1:

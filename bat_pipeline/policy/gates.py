@@ -1,7 +1,7 @@
 """Evaluation gates: pure decisions on metrics, each returning value, threshold and a reason.
 
 An undefined metric (None or NaN: single-class window, failed prediction) fails its gate with
-a reason; it is never compared as a number (RELIABILITY C7). The first model ever has no
+a reason; it is never compared as a number. The first model ever has no
 champion, so only the absolute gates apply to it.
 """
 

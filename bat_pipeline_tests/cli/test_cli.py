@@ -1,4 +1,4 @@
-"""The command line contract (DESIGN.md section 5): exit codes, --json fields, fast --help."""
+"""The command line contract: exit codes, --json fields, fast --help."""
 
 import json
 import subprocess

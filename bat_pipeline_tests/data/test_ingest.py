@@ -1,4 +1,4 @@
-"""Tests for loading event files into the warehouse (DESIGN.md section 1, RELIABILITY.md A/B).
+"""Tests for loading event files into the warehouse.
 
 Every test works on a real DuckDB file under ``tmp_path`` and on real event files written there
 (CSV, CSV.gz, Parquet). The invariant checked throughout: every row read lands in ``raw_events``

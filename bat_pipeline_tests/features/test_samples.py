@@ -1,4 +1,4 @@
-"""Tests for point-in-time training samples and scoring inputs (DESIGN.md section 2).
+"""Tests for point-in-time training samples and scoring inputs.
 
 A small synthetic shop (9 weeks from Monday 2024-01-01, a handful of users) is written into a
 real DuckDB warehouse; the feature tables and samples are then built exactly as a training run

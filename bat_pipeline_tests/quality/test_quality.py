@@ -112,7 +112,7 @@ def clean_report(clean: pd.DataFrame) -> QualityReport:
     return validate(clean)
 
 
-# --- the clean partition ----------------------------------------------------------------------
+# --- the clean partition -------------------------------------------------------------------------
 
 
 def test_fixture_has_production_dtypes(clean: pd.DataFrame) -> None:
@@ -143,7 +143,7 @@ def test_outcomes_are_json_serialisable(clean_report: QualityReport) -> None:
     assert "value_non_negative" in failed_names(bad)
 
 
-# --- one failing fixture per row-level expectation (RELIABILITY A7, A8, A11, A13, A16) ---------
+# --- one failing fixture per row-level expectation -----------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -311,7 +311,7 @@ def test_future_boundary_is_now_plus_skew_in_utc(now: datetime) -> None:
 @pytest.mark.parametrize("null", [None, np.nan, pd.NA], ids=["None", "NaN", "pd.NA"])
 @pytest.mark.parametrize("via_duckdb", [False, True], ids=["pandas", "duckdb"])
 def test_every_kind_of_null_counts(clean: pd.DataFrame, null: object, via_duckdb: bool) -> None:
-    """RELIABILITY A7: None, NaN and pd.NA in a required column are all nulls."""
+    """None, NaN and pd.NA in a required column are all nulls."""
     df = clean.copy()
     df["user_id"] = df["user_id"].astype(object)
     df.loc[[5, 6], "user_id"] = null
@@ -325,7 +325,7 @@ def test_every_kind_of_null_counts(clean: pd.DataFrame, null: object, via_duckdb
     assert outcome(report, "user_id_not_null").unexpected_count == 2
 
 
-# --- table-level expectations: schema, types, row count (RELIABILITY A3, A14) ------------------
+# --- table-level expectations: schema, types, row count ------------------------------------------
 
 
 def test_missing_required_column_fails_without_raising() -> None:
@@ -386,7 +386,7 @@ def test_value_type_accepts_nullable_float(clean: pd.DataFrame) -> None:
 
 
 def test_empty_partition_fails_on_row_count_only() -> None:
-    """RELIABILITY A14: every map expectation passes on 0 rows; the row count must not."""
+    """Every map expectation passes on 0 rows; the row count must not."""
     empty = partition("DELETE FROM raw_events")
     assert len(empty) == 0
     report = validate(empty, trailing_counts=[])
@@ -397,7 +397,7 @@ def test_empty_partition_fails_on_row_count_only() -> None:
     assert failed_names(with_history) == ["row_count_min", "volume_vs_trailing"]
 
 
-# --- volume against the trailing partitions -----------------------------------------------------
+# --- volume against the trailing partitions ------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -435,7 +435,7 @@ def test_no_history_means_no_volume_expectation(clean: pd.DataFrame) -> None:
         assert report.evaluated == len(ALL_NAMES) - 1
 
 
-# --- suite misconfiguration (RELIABILITY A17) ---------------------------------------------------
+# --- suite misconfiguration ----------------------------------------------------------------------
 
 
 def test_evaluated_must_equal_suite_length(clean: pd.DataFrame, monkeypatch) -> None:
@@ -481,7 +481,7 @@ def test_bad_arguments_are_suite_errors(clean: pd.DataFrame, kwargs: dict) -> No
         validate(clean, **kwargs)
 
 
-# --- GX context, data docs, concurrency (RELIABILITY A17, A24) ----------------------------------
+# --- GX context, data docs, concurrency ----------------------------------------------------------
 
 
 def test_file_context_is_persistent_and_config_not_rewritten(tmp_path: Path) -> None:
@@ -548,7 +548,7 @@ def _validate_in_worker(gx_dir: str, docs_dir: str, bad_row: int) -> QualityRepo
 
 @pytest.mark.parametrize("pool", ["processes", "threads"])
 def test_concurrent_validations_share_a_gx_dir(tmp_path: Path, pool: str) -> None:
-    """RELIABILITY A24: parallel runs on one (fresh) context all complete, nothing corrupts."""
+    """Parallel runs on one (fresh) context all complete, nothing corrupts."""
     gx_dir, docs = tmp_path / "gx", tmp_path / "docs"
     if pool == "processes":
         executor = ProcessPoolExecutor(3, mp_context=multiprocessing.get_context("fork"))
@@ -570,7 +570,7 @@ def test_concurrent_validations_share_a_gx_dir(tmp_path: Path, pool: str) -> Non
     assert validate(partition(), gx_dir=gx_dir).success  # the context still loads and runs
 
 
-# --- hygiene ------------------------------------------------------------------------------------
+# --- hygiene -------------------------------------------------------------------------------------
 
 
 def test_import_is_cheap_and_side_effect_free() -> None:
