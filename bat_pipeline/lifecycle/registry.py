@@ -17,8 +17,14 @@ from pathlib import Path
 
 from bat_pipeline.lifecycle.tracking import TrackingStore, retry
 from bat_pipeline.policy.gates import GateResult
-
-CHAMPION, PREVIOUS = "champion", "previous"
+from bat_pipeline.policy.promotion import (
+    CHAMPION,
+    PREVIOUS,
+    after_recheck,
+    needs_recheck,
+    promoted,
+    settled_without_recheck,
+)
 
 
 class PromotionError(RuntimeError):
@@ -136,7 +142,6 @@ def promote(
     """Move `champion` to the candidate if every gate passed and it still beats the champion
     of the moment (re-checked with `recheck(champion_version)` when that changed since the
     evaluation compared against `evaluated_against`)."""
-    failed = [g for g in gates if not g.passed]
     decision = Decision(
         action="promote",
         promoted=False,
@@ -150,43 +155,30 @@ def promote(
     with promotion_lock(store):
         current = alias_version(store, CHAMPION)
         decision.champion_before = decision.champion_after = current
-        if failed:
-            decision.reason = "gates failed: " + "; ".join(f"{g.name}: {g.reason}" for g in failed)
-        elif current == str(candidate_version):
-            decision.promoted = True
-            decision.reason = f"version {candidate_version} already holds {CHAMPION} (idempotent)"
-        elif current is not None and _same_weights(store, current, candidate_version):
-            decision.reason = (
-                f"identical to the champion (version {current} has the same weights): "
-                "nothing to promote"
-            )
-        else:
-            if current is not None and current != evaluated_against:
-                check = recheck(current)
-                decision.recheck = check.to_dict()
-                if not check.passed:
-                    decision.reason = (
-                        f"blessed=false (baseline changed): champion moved to version {current} "
-                        f"since evaluation, and {check.reason}"
-                    )
-            if not decision.reason:
-                if current is not None:
-                    _move_alias(store, PREVIOUS, current)
-                _move_alias(store, CHAMPION, str(candidate_version))
-                retry(
-                    lambda: store.client().set_model_version_tag(
-                        store.registered_model, candidate_version, "promoted_at",
-                        datetime.now(UTC).isoformat(timespec="seconds"),
-                    ),
-                    "stamp the promotion time",
-                )  # fmt: skip
-                decision.promoted = True
-                decision.champion_after = str(candidate_version)
-                decision.reason = "every gate passed" + (
-                    f"; replaced version {current} (now {PREVIOUS})"
-                    if current
-                    else "; first champion"
-                )
+        identical = (
+            all(g.passed for g in gates)
+            and current not in (None, str(candidate_version))
+            and _same_weights(store, current, candidate_version)
+        )
+        verdict = settled_without_recheck(gates, current, candidate_version, identical)
+        if verdict is None and needs_recheck(current, evaluated_against):
+            check = recheck(current)
+            decision.recheck = check.to_dict()
+            verdict = after_recheck(current, check)
+        if verdict is None:
+            if current is not None:
+                _move_alias(store, PREVIOUS, current)
+            _move_alias(store, CHAMPION, str(candidate_version))
+            retry(
+                lambda: store.client().set_model_version_tag(
+                    store.registered_model, candidate_version, "promoted_at",
+                    datetime.now(UTC).isoformat(timespec="seconds"),
+                ),
+                "stamp the promotion time",
+            )  # fmt: skip
+            decision.champion_after = str(candidate_version)
+            verdict = promoted(current)
+        decision.promoted, decision.reason = verdict.promoted, verdict.reason
     write_decision(store, decision)
     return decision
 
