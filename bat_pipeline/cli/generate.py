@@ -6,12 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from bat_pipeline.cli.common import (
-    EXIT_OK,
-    UsageError,
-    emit,
-    progress_bar,
-)
+from bat_pipeline.cli.common import EXIT_OK, UsageError, emit, progress_bar
 from bat_pipeline.data.synthetic import DRIFT_KINDS, generate
 
 

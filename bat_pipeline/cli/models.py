@@ -5,13 +5,7 @@ from __future__ import annotations
 
 import argparse
 
-from bat_pipeline.cli.common import (
-    EXIT_FAILED,
-    EXIT_OK,
-    config_of,
-    emit,
-    store_of,
-)
+from bat_pipeline.cli.common import EXIT_FAILED, EXIT_OK, config_of, emit, store_of
 from bat_pipeline.lifecycle.registry import CHAMPION, PREVIOUS, get_alias, rollback
 
 

@@ -14,7 +14,7 @@ from bat_pipeline.lifecycle.registry import CHAMPION, alias_version
 from bat_pipeline.lifecycle.tracking import TrackingStore
 from bat_pipeline.ml.metrics import METRIC_NAMES
 
-#: the `metrics` of `run --json` : the test metrics, then the two losses
+#: the `metrics` of `run --json`: the test metrics, then the two losses
 METRIC_KEYS = (*METRIC_NAMES, "train_loss", "val_loss")
 
 

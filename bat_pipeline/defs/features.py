@@ -1,4 +1,4 @@
-"""Feature-table assets, each a table in DuckDB built from the SQL file of the same name."""
+"""Feature-table assets, each a table in DuckDB built from `sql/tables/<name>.sql`."""
 
 from dataclasses import dataclass
 from datetime import date
