@@ -13,10 +13,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from bat_pipeline.contract import CANONICAL_COLUMNS
-
-
-class ConfigError(ValueError):
-    """A configuration file or value is wrong; the message says where and how to fix it."""
+from bat_pipeline.errors import ConfigError
 
 
 class _Section(BaseModel):

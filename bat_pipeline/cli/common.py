@@ -1,5 +1,5 @@
-"""What every command shares: exit codes, usage errors, `--json` output, BAT_HOME and config
-from the common options, a progress bar on a terminal."""
+"""What every command shares: `--json` output, BAT_HOME, config and MLflow store from the
+common options, a progress bar on a terminal."""
 
 from __future__ import annotations
 
@@ -12,12 +12,6 @@ from bat_pipeline.cli.dagster_home import prepare_dagster_home
 from bat_pipeline.config import BatConfig, load_config
 from bat_pipeline.home import BatHome
 from bat_pipeline.lifecycle.tracking import TrackingStore
-
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
-
-
-class UsageError(ValueError):
-    """Bad arguments or config: exit code 2."""
 
 
 def emit(args: argparse.Namespace, payload: dict, human: Callable[[dict], str]) -> None:

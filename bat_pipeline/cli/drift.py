@@ -6,8 +6,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from bat_pipeline.cli.common import EXIT_FAILED, EXIT_OK, config_of, emit, home_of, store_of
+from bat_pipeline.cli.common import config_of, emit, home_of, store_of
 from bat_pipeline.drift.windows import Window
+from bat_pipeline.errors import EXIT_FAILED, EXIT_OK
 from bat_pipeline.lifecycle.drift_runs import DriftError, run_drift_report
 
 

@@ -6,8 +6,9 @@ import argparse
 import sys
 from pathlib import Path
 
-from bat_pipeline.cli.common import EXIT_OK, UsageError, emit, progress_bar
+from bat_pipeline.cli.common import emit, progress_bar
 from bat_pipeline.data.synthetic import DRIFT_KINDS, generate
+from bat_pipeline.errors import EXIT_OK, UsageError
 
 
 def cmd_generate(args: argparse.Namespace) -> int:

@@ -12,12 +12,13 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bat_pipeline.cli.common import EXIT_FAILED, EXIT_OK, config_of, emit, home_of, progress_bar
+from bat_pipeline.cli.common import config_of, emit, home_of, progress_bar
 from bat_pipeline.cli.dagster_runs import record_cli_loads
 from bat_pipeline.config import BatConfig
 from bat_pipeline.data.landing import SUFFIXES
 from bat_pipeline.data.loads import load_files, totals
 from bat_pipeline.data.warehouse import replace_table, writer
+from bat_pipeline.errors import EXIT_FAILED, EXIT_OK
 from bat_pipeline.home import BatHome
 from bat_pipeline.quality.verdicts import check_partitions
 

@@ -16,8 +16,7 @@ import warnings
 from collections.abc import Callable, Sequence
 from datetime import date
 
-from bat_pipeline.cli.common import EXIT_USAGE, UsageError
-from bat_pipeline.config import ConfigError
+from bat_pipeline.errors import EXIT_USAGE, ConfigError, UsageError
 from bat_pipeline.process_env import PROCESS_ENV, is_set
 
 #: command -> the module that holds its `cmd_<command>(args) -> int`

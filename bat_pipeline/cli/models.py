@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import argparse
 
-from bat_pipeline.cli.common import EXIT_FAILED, EXIT_OK, config_of, emit, store_of
+from bat_pipeline.cli.common import config_of, emit, store_of
+from bat_pipeline.errors import EXIT_FAILED, EXIT_OK
 from bat_pipeline.lifecycle.registry import CHAMPION, PREVIOUS, get_alias, rollback
 
 

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import argparse
 
-from bat_pipeline.cli.common import EXIT_FAILED, EXIT_OK, config_of, emit, home_of
+from bat_pipeline.cli.common import config_of, emit, home_of
 from bat_pipeline.cli.dagster_runs import run_job
 from bat_pipeline.config import BatConfig
 from bat_pipeline.defs.run_config import training_run_config
 from bat_pipeline.defs.run_context import dagster_run_url
+from bat_pipeline.errors import EXIT_FAILED, EXIT_OK
 from bat_pipeline.home import BatHome
 from bat_pipeline.lifecycle.registry import CHAMPION, alias_version
 from bat_pipeline.lifecycle.tracking import TrackingStore

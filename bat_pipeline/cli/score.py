@@ -6,15 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from bat_pipeline.cli.common import (
-    EXIT_FAILED,
-    EXIT_OK,
-    UsageError,
-    config_of,
-    emit,
-    home_of,
-    store_of,
-)
+from bat_pipeline.cli.common import config_of, emit, home_of, store_of
+from bat_pipeline.errors import EXIT_FAILED, EXIT_OK, UsageError
 from bat_pipeline.lifecycle.scoring import NoChampionError, score_to_file
 
 
