@@ -117,7 +117,9 @@ class ModelConfig(_Section):
     )
     seed: int = Field(default=42, description="Seed for data order and weight init.")
     use_static: bool = Field(
-        default=True, description="Join static context (device, channel) to the sequence."
+        default=True,
+        description="Join the customer's context to the sequence: first device and channel, "
+        "and the lifetime history (recency, tenure, counts, value, gaps) at the cutoff.",
     )
     accelerator: Literal["auto", "cpu", "gpu"] = Field(
         default="auto", description="auto = a GPU when one is present, else CPU."
@@ -125,13 +127,30 @@ class ModelConfig(_Section):
 
 
 class GatesConfig(_Section):
-    min_accuracy: float = Field(default=0.80, description="Lowest test accuracy to promote.")
-    min_auc: float = Field(default=0.0, description="Lowest test ROC AUC to promote.")
+    min_accuracy: float = Field(
+        default=0.0,
+        description="Lowest test accuracy to promote (e.g. 0.80); 0 = judged only against the "
+        "majority class (must_beat_majority).",
+    )
+    must_beat_majority: bool = Field(
+        default=True,
+        description="Test accuracy must exceed the share of the window's majority class (what "
+        "always predicting that class scores).",
+    )
+    min_balanced_accuracy: float = Field(
+        default=0.55,
+        description="Lowest test balanced accuracy (mean recall of both classes; 0.5 = chance).",
+    )
+    min_auc: float = Field(
+        default=0.6, description="Lowest test ROC AUC to promote (0.5 = chance)."
+    )
     max_loss_gap: float = Field(
         default=0.1, description="Highest val_loss - train_loss (overfitting) to promote."
     )
     must_beat_baseline: bool = Field(
-        default=True, description="The LSTM's AUC must exceed the baseline's AUC."
+        default=True,
+        description="The LSTM's AUC must exceed the stronger baseline's AUC (gradient-boosted "
+        "trees or logistic regression on the lifetime features).",
     )
     max_regression: float = Field(
         default=0.01,

@@ -27,7 +27,8 @@ def test_no_file_gives_the_documented_defaults(tmp_path):
     assert (cfg.model.hidden_size, cfg.model.num_layers, cfg.model.dropout) == (64, 2, 0.2)
     assert (cfg.model.learning_rate, cfg.model.batch_size, cfg.model.max_epochs) == (1e-3, 128, 30)
     assert cfg.model.seed == 42
-    assert (cfg.gates.min_accuracy, cfg.gates.min_auc, cfg.gates.max_loss_gap) == (0.8, 0.0, 0.1)
+    assert (cfg.gates.min_accuracy, cfg.gates.min_auc, cfg.gates.max_loss_gap) == (0.0, 0.6, 0.1)
+    assert (cfg.gates.must_beat_majority, cfg.gates.min_balanced_accuracy) == (True, 0.55)
     assert (cfg.gates.must_beat_baseline, cfg.gates.max_regression) == (True, 0.01)
     assert cfg.drift.threshold == 0.2
 
@@ -158,7 +159,7 @@ def test_cli_reads_bat_home_config_and_exits_2_on_a_bad_one(tmp_path, monkeypatc
 def test_merged_overrides_key_by_key():
     cfg = BatConfig().merged({"task": {"bucket": "week"}, "gates": {"min_auc": 0.6}})
     assert cfg.task.bucket == "week" and cfg.task.horizon_days == 14
-    assert cfg.gates.min_auc == 0.6 and cfg.gates.min_accuracy == 0.8
+    assert cfg.gates.min_auc == 0.6 and cfg.gates.min_accuracy == 0.0
     with pytest.raises(ConfigError, match=r"task\.bukket: unknown key"):
         BatConfig().merged({"task": {"bukket": "week"}})
 

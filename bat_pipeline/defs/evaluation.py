@@ -17,7 +17,6 @@ from bat_pipeline.lifecycle.evaluation import EvaluationResult, evaluate_candida
 from bat_pipeline.lifecycle.model_card import log_evaluation
 from bat_pipeline.lifecycle.registry import CHAMPION, alias_version, promote
 from bat_pipeline.lifecycle.training import CandidateResult
-from bat_pipeline.ml.baseline import BaselineModel
 from bat_pipeline.policy.gates import GATE_NAMES
 
 
@@ -40,7 +39,7 @@ def model_evaluation(
     context: dg.AssetExecutionContext,
     config: GatesRunConfig,
     training_samples: SampleBundle,
-    baseline_model: BaselineModel,
+    baseline_model: list,
     candidate_model: CandidateResult,
     warehouse: WarehouseResource,
     mlflow: MlflowResource,
@@ -83,7 +82,7 @@ def model_evaluation(
             s.metrics.get("auc"),
             s.metrics.get("log_loss"),
         )
-        for s in (result.candidate, result.baseline, result.champion)
+        for s in (result.candidate, *result.references, result.champion)
         if s is not None
     ]
     metadata = {
@@ -94,9 +93,10 @@ def model_evaluation(
         "gates_passed": dg.BoolMetadataValue(result.passed),
         "mlflow_run": dg.UrlMetadataValue(store.run_url(result.mlflow_run_id)),
     }
-    for score in (result.candidate, result.baseline, result.champion):
+    for score in (result.candidate, result.baseline, *result.references, result.champion):
         if score is not None and score.metrics.get("auc") is not None:
             metadata[f"{score.name}_auc"] = rounded(score.metrics["auc"])
+    metadata["baseline_auc"] = rounded(result.baseline.metrics.get("auc"))
     return dg.Output(
         EvaluationBundle(result, gates_cfg.model_dump(), training_samples.fingerprint),
         metadata=metadata,
@@ -157,9 +157,12 @@ def champion_model(
 
 GATE_DESCRIPTIONS = {
     "min_accuracy": "Test accuracy at least gates.min_accuracy.",
+    "beats_majority": "Test accuracy above the share of the window's majority class.",
+    "min_balanced_accuracy": "Test balanced accuracy at least gates.min_balanced_accuracy.",
     "min_auc": "Test ROC AUC at least gates.min_auc.",
     "max_loss_gap": "val_loss - train_loss at most gates.max_loss_gap (overfitting).",
-    "beats_baseline": "LSTM AUC above the baseline's AUC on the same test window.",
+    "beats_baseline": "LSTM AUC above the stronger baseline's AUC (gradient-boosted trees or "
+    "logistic regression on the lifetime features) on the same test window.",
     "no_regression": "AUC not below the current champion's by more than gates.max_regression.",
 }
 

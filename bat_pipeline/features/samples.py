@@ -1,15 +1,17 @@
 """Point-in-time training samples and scoring inputs, read from the feature tables in bulk.
 
 A sample is (user, cutoff t): the user's dense activity sequence over the `lookback` buckets
-before t (nothing at or after t), static context known before t, recency/frequency/monetary
-aggregates at t, and the label "does the target happen in [t, t + horizon)". Rows reach numpy
+before t (nothing at or after t), the context known before t (first device and channel, and the
+lifetime history: recency, tenure, counts, value, gaps, windowed counts), and the label "does
+the target happen in [t, t + horizon)". Rows reach numpy
 through Arrow and are scattered into preallocated arrays: no per-row Python loops.
 """
 
 from __future__ import annotations
 
 import hashlib
-from dataclasses import asdict, dataclass
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
 from datetime import date, timedelta
 
 import duckdb
@@ -22,7 +24,30 @@ from bat_pipeline.data.sqlfiles import query
 from bat_pipeline.ml.dataset import TEST, TRAIN, VAL, SampleSet
 
 TOTAL_CHANNELS = ("events", "sessions", "value")
-BASELINE_COLUMNS = ("recency_days", "frequency", "monetary", "purchases", "sessions", "tenure_days")
+#: the lifetime history of a sample at its cutoff (sql/queries/sample_lifetime.sql): what the
+#: traditional baselines learn from, and the network's context beside the sequence
+LIFETIME_COLUMNS = (
+    "recency_days",
+    "tenure_days",
+    "target_recency_days",
+    "active_days",
+    "events",
+    "targets",
+    "value",
+    "last_gap_days",
+    "mean_gap_days",
+    "last_target_gap_days",
+    "mean_target_gap_days",
+    "events_7d",
+    "events_14d",
+    "events_28d",
+    "events_56d",
+    "targets_7d",
+    "targets_14d",
+    "targets_28d",
+    "targets_56d",
+    "value_28d",
+)
 STATIC_FIELDS = ("device", "channel")
 WEEK_ORIGIN = date(2000, 1, 3)  # a Monday: week buckets in sql/user_activity.sql start here
 
@@ -41,6 +66,12 @@ class FeatureSpec:
     lookback_days: int
     static_categories: dict[str, list[str]]
     scaler_max: list[float]
+    # the lifetime context (empty for models trained before it existed): the target event its
+    # counts are of, and log1p-then-standardise parameters fitted on the train split
+    target_event: str = "purchase"
+    lifetime_names: list[str] = field(default_factory=list)
+    lifetime_mean: list[float] = field(default_factory=list)
+    lifetime_std: list[float] = field(default_factory=list)
 
     @property
     def feature_names(self) -> list[str]:
@@ -48,7 +79,9 @@ class FeatureSpec:
 
     @property
     def static_names(self) -> list[str]:
-        return [f"{k}={v}" for k, values in self.static_categories.items() for v in values]
+        """The context vector's columns: one-hot device and channel, then lifetime features."""
+        one_hot = [f"{k}={v}" for k, values in self.static_categories.items() for v in values]
+        return one_hot + [f"lifetime.{name}" for name in self.lifetime_names]
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -151,9 +184,9 @@ def _static_frame(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
 def encode_static(frame: pd.DataFrame, categories: dict[str, list[str]]) -> np.ndarray:
     """One-hot [n, sum(len(values))]; a value unseen in training gets all zeros."""
     blocks = []
-    for field in STATIC_FIELDS:
-        values = frame[field].astype(str).to_numpy()
-        cats = np.array(categories[field], dtype=object)
+    for name in STATIC_FIELDS:
+        values = frame[name].astype(str).to_numpy()
+        cats = np.array(categories[name], dtype=object)
         blocks.append((values[:, None] == cats[None, :]).astype(np.float32))
     return np.concatenate(blocks, axis=1) if blocks else np.zeros((len(frame), 0), np.float32)
 
@@ -170,6 +203,34 @@ def apply_scaler(sequences: np.ndarray, scaler_max: list[float]) -> np.ndarray:
     """log1p then divide by the training max, clipped to [0, 1]."""
     scaled = np.log1p(sequences) / np.asarray(scaler_max, dtype=np.float32)
     return np.clip(scaled, 0.0, 1.0, out=scaled).astype(np.float32, copy=False)
+
+
+def lifetime_features(
+    con: duckdb.DuckDBPyConnection,
+    target_event: str,
+    names: Sequence[str] = LIFETIME_COLUMNS,
+) -> np.ndarray:
+    """Unscaled float32 [n, len(names)]: each registered sample's lifetime history at its
+    cutoff, in sample order."""
+    frame = con.execute(query("sample_lifetime"), {"target_event": target_event}).df()
+    return frame[list(names)].to_numpy(dtype=np.float32)
+
+
+def fit_lifetime_scaler(train: np.ndarray) -> tuple[list[float], list[float]]:
+    """Mean and standard deviation of log1p(x) per lifetime feature, over the train split only
+    (a constant feature gets 1, so it scales to 0)."""
+    if train.shape[0] == 0:
+        return [0.0] * train.shape[1], [1.0] * train.shape[1]
+    logged = np.log1p(train.astype(np.float64))
+    std = logged.std(axis=0)
+    return logged.mean(axis=0).tolist(), [float(s) if s > 0 else 1.0 for s in std]
+
+
+def scale_lifetime(raw: np.ndarray, mean: Sequence[float], std: Sequence[float]) -> np.ndarray:
+    """log1p, then standardised with the train split's parameters; not clipped, so a longer
+    recency or tenure than any seen in training still reads as longer."""
+    logged = np.log1p(raw.astype(np.float64))
+    return ((logged - np.asarray(mean)) / np.asarray(std)).astype(np.float32)
 
 
 def build_sample_set(
@@ -210,13 +271,14 @@ def build_sample_set(
             con, len(index), event_types, task.lookback_buckets, task.bucket_days
         )
         static_frame = _static_frame(con)
-        baseline = con.execute(query("sample_baseline"), {"lookback_days": task.lookback_days}).df()
+        lifetime = lifetime_features(con, task.target_event)
     finally:
         con.unregister("sample_index")
     split = index["split"].to_numpy()
     train_static = static_frame[split == TRAIN]
     categories = {f: sorted(train_static[f].astype(str).unique().tolist()) for f in STATIC_FIELDS}
     scaler_max = fit_scaler(sequences[split == TRAIN])
+    mean, std = fit_lifetime_scaler(lifetime[split == TRAIN])
     spec = FeatureSpec(
         event_types=list(event_types),
         bucket_days=task.bucket_days,
@@ -224,18 +286,25 @@ def build_sample_set(
         lookback_days=task.lookback_days,
         static_categories=categories,
         scaler_max=scaler_max,
+        target_event=task.target_event,
+        lifetime_names=list(LIFETIME_COLUMNS),
+        lifetime_mean=mean,
+        lifetime_std=std,
+    )
+    context = np.concatenate(
+        [encode_static(static_frame, categories), scale_lifetime(lifetime, mean, std)], axis=1
     )
     samples = SampleSet(
         sequences=apply_scaler(sequences, scaler_max),
-        static=encode_static(static_frame, categories),
+        static=context,
         labels=index["label"].to_numpy().astype(np.float32),
         split=split,
         user_ids=index["user_id"].to_numpy(dtype=object),
         cutoffs=pd.to_datetime(index["cutoff"]).to_numpy().astype("datetime64[D]"),
-        baseline_features=baseline[list(BASELINE_COLUMNS)].to_numpy(dtype=np.float32),
+        baseline_features=lifetime,
         feature_names=spec.feature_names,
         static_names=spec.static_names,
-        baseline_names=list(BASELINE_COLUMNS),
+        baseline_names=list(LIFETIME_COLUMNS),
         scaler={"max": scaler_max},
     )
     return samples, spec, index
@@ -244,14 +313,18 @@ def build_sample_set(
 def inputs_for_index(
     con: duckdb.DuckDBPyConnection, spec: FeatureSpec, index: pd.DataFrame
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Scaled sequences and static one-hot for (user_id, cutoff) rows, built with `spec`
-    (so a model is always fed the way it was trained, whatever the current config says)."""
+    """Scaled sequences and context vectors for (user_id, cutoff) rows, built with `spec` (so a
+    model is always fed the way it was trained, whatever the current config says)."""
     register_index(con, index)
     try:
         sequences = raw_sequences(
             con, len(index), spec.event_types, spec.lookback_buckets, spec.bucket_days
         )
         static = encode_static(_static_frame(con), spec.static_categories)
+        if spec.lifetime_names:
+            lifetime = lifetime_features(con, spec.target_event, spec.lifetime_names)
+            lifetime = scale_lifetime(lifetime, spec.lifetime_mean, spec.lifetime_std)
+            static = np.concatenate([static, lifetime], axis=1)
     finally:
         con.unregister("sample_index")
     return apply_scaler(sequences, spec.scaler_max), static

@@ -13,6 +13,7 @@ from bat_pipeline.config import GatesConfig
 from bat_pipeline.features.samples import FeatureSpec, inputs_for_index
 from bat_pipeline.lifecycle.serving import LoadedModel, load_version
 from bat_pipeline.lifecycle.tracking import TrackingStore
+from bat_pipeline.ml.baseline import BaselineModel
 from bat_pipeline.ml.dataset import TEST, VAL, SampleSet
 from bat_pipeline.ml.metrics import accuracy_threshold, bootstrap_ci, classification_metrics
 from bat_pipeline.policy.gates import GateResult, evaluate_gates, no_regression
@@ -43,6 +44,8 @@ class EvaluationResult:
     candidate_version: str
     champion_version: str | None
     mlflow_run_id: str
+    #: every baseline on the same window; `baseline` is the strongest of them (by AUC)
+    references: list[ModelScore] = field(default_factory=list)
 
     @property
     def passed(self) -> bool:
@@ -75,6 +78,14 @@ def score_model(
     return ModelScore(name, version, metrics, ci)
 
 
+def majority_rate(labels: np.ndarray) -> float | None:
+    """The share of the more frequent class: the accuracy of always predicting it."""
+    if len(labels) == 0:
+        return None
+    positive = float(np.mean(labels))
+    return max(positive, 1.0 - positive)
+
+
 def test_index(samples: SampleSet) -> pd.DataFrame:
     test = samples.part(TEST)
     return pd.DataFrame({"user_id": test.user_ids, "cutoff": pd.to_datetime(test.cutoffs).date})
@@ -92,7 +103,7 @@ def evaluate_candidate(
     con: duckdb.DuckDBPyConnection,
     samples: SampleSet,
     spec: FeatureSpec,
-    baseline_model,
+    baselines: list[BaselineModel],
     candidate_version: str,
     candidate_run_id: str,
     losses: dict[str, float],
@@ -100,22 +111,32 @@ def evaluate_candidate(
     store: TrackingStore,
     cfg: GatesConfig,
 ) -> EvaluationResult:
-    """Score candidate, champion and baseline on the candidate's test window; apply gates."""
+    """Score candidate, champion and every baseline on the candidate's test window; apply the
+    gates (the candidate must beat the strongest baseline)."""
     test = samples.part(TEST)
     y = test.labels
     candidate = load_version(store, candidate_version)
     p_candidate = candidate.predict(test.sequences, test.static)
     cand = score_model("candidate", candidate_version, y, p_candidate, candidate.threshold)
     val = samples.part(VAL)
-    base_threshold = accuracy_threshold(val.labels, baseline_model.predict_proba(val))
-    base = score_model("baseline", None, y, baseline_model.predict_proba(test), base_threshold)
+    references = [
+        score_model(
+            f"baseline.{b.kind}",
+            None,
+            y,
+            b.predict_proba(test),
+            accuracy_threshold(val.labels, b.predict_proba(val)),
+        )
+        for b in baselines
+    ]
+    base = max(references, key=lambda s: s.metrics.get("auc") or -1.0)
     champ = None
     if champion_version is not None and champion_version != candidate_version:
         champion = load_version(store, champion_version)
         p_champion = champion_probabilities(con, champion, test_index(samples))
         champ = score_model("champion", champion_version, y, p_champion, champion.threshold)
     gates = evaluate_gates(
-        {**cand.metrics, **losses},
+        {**cand.metrics, **losses, "majority_rate": majority_rate(y)},
         base.metrics,
         champ.metrics if champ else None,
         cfg,
@@ -135,6 +156,7 @@ def evaluate_candidate(
         candidate_version=candidate_version,
         champion_version=champion_version if champ else None,
         mlflow_run_id=candidate_run_id,
+        references=references,
     )
 
 

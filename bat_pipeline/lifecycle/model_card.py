@@ -17,16 +17,19 @@ def log_evaluation(store: TrackingStore, result: EvaluationResult) -> None:
     client = store.client()
     now = int(pd.Timestamp.now().timestamp() * 1000)
     values: dict[str, float] = {}
-    for score in (result.candidate, result.baseline, result.champion):
-        if score is None:
-            continue
+    named = [(s.name, s) for s in (result.candidate, result.champion, *result.references) if s]
+    for name, score in [*named, ("baseline", result.baseline)]:
         for k, v in score.metrics.items():
             if v is not None:
-                values[f"eval/{score.name}/{k}"] = v
+                values[f"eval/{name}/{k}"] = v
         for k, interval in score.ci.items():
             if interval is not None:
-                values[f"eval/{score.name}/{k}_ci_low"] = interval[0]
-                values[f"eval/{score.name}/{k}_ci_high"] = interval[1]
+                values[f"eval/{name}/{k}_ci_low"] = interval[0]
+                values[f"eval/{name}/{k}_ci_high"] = interval[1]
+    auc = result.candidate.metrics.get("auc")
+    for score in result.references:
+        if auc is not None and score.metrics.get("auc") is not None:
+            values[f"eval/lift/{score.name}"] = auc - score.metrics["auc"]
     batch = [Metric(k, float(v), now, 0) for k, v in values.items() if np.isfinite(v)]
     retry(lambda: client.log_batch(result.mlflow_run_id, metrics=batch), "log evaluation metrics")
     retry(
@@ -60,7 +63,8 @@ def _ci(score: ModelScore, metric: str) -> str:
 
 def model_card(result: EvaluationResult) -> str:
     """A markdown model card: task, data window, metrics vs baseline and champion, gates, limits."""
-    rows = [result.candidate, result.baseline] + ([result.champion] if result.champion else [])
+    rows = [result.candidate, *(result.references or [result.baseline])]
+    rows += [result.champion] if result.champion else []
     metric_lines = "\n".join(
         f"| {s.name}{f' (v{s.version})' if s.version else ''} | {_ci(s, 'accuracy')} | "
         f"{_fmt(s.metrics.get('balanced_accuracy'))} | {_ci(s, 'auc')} | {_fmt(s.metrics.get('log_loss'))} |"
@@ -73,11 +77,20 @@ def model_card(result: EvaluationResult) -> str:
     return f"""# Model card — {result.candidate.name} version {result.candidate_version}
 
 **Task.** Predict, for each customer, whether the configured target event happens within the
-horizon after a cutoff, from the customer's recent activity sequence (LSTM over day/week
-buckets of event counts, sessions and value, plus first device and channel).
+horizon after a cutoff.
+
+**Inputs.** The customer's recent activity sequence (an LSTM over day or week buckets of event
+counts per type, sessions and value) and their context at the cutoff: first device and channel,
+and the lifetime history before the cutoff (recency, tenure, active days, events, target events
+and value over the whole history, last and mean gaps between active days and between target
+events, counts in the last 7/14/28/56 days), fed to the head beside the sequence and as a
+linear term. Nothing at or after the cutoff is used.
+
+**References.** Gradient-boosted trees and a logistic regression on the same lifetime features
+(`baseline.gbt`, `baseline.logreg`); the candidate must beat the stronger of the two.
 
 **Evaluation window.** Test cutoffs {result.test_window}, {result.test_rows} samples — the
-newest cutoffs, never seen in training. Candidate, baseline and champion are scored on the
+newest cutoffs, never seen in training. Candidate, baselines and champion are scored on the
 same rows.
 
 ## Metrics (95 % bootstrap intervals)
@@ -96,7 +109,8 @@ same rows.
 
 - Synthetic or single-shop data: performance elsewhere must be measured, not assumed.
 - Accuracy depends on the base rate of the label; read it together with balanced accuracy and AUC.
-- Users with no activity in the lookback window are scored from an all-zero sequence.
-- Static context is the user's first device and channel; later changes are not seen.
+- Users with no activity in the lookback window have an all-zero sequence; their lifetime
+  history still tells them apart.
+- Device and channel are the user's first ones; later changes are not seen.
 - Behaviour drift (see drift reports) degrades the model until it is retrained.
 """

@@ -67,13 +67,27 @@ def log_params(client, run_id: str, params: dict) -> None:
         client.log_batch(run_id, params=items[start : start + 90])
 
 
-def log_results(client, run_id, result, metrics: dict, base_metrics: dict) -> None:
+def log_results(client, run_id, result, metrics: dict, references: dict, strongest: str) -> None:
+    """Test metrics of the LSTM (`test/*`), of the strongest baseline (`baseline/test/*`) and of
+    each baseline (`baseline.<kind>/test/*`), the LSTM's AUC lift over each (`lift/<kind>`),
+    losses, epochs and throughput."""
     from mlflow.entities import Metric
 
     now = int(pd.Timestamp.now().timestamp() * 1000)
+    auc = metrics.get("auc")
     values = {
         **{f"test/{k}": v for k, v in metrics.items()},
-        **{f"baseline/test/{k}": v for k, v in base_metrics.items()},
+        **{f"baseline/test/{k}": v for k, v in references[strongest].metrics.items()},
+        **{
+            f"baseline.{kind}/test/{k}": v
+            for kind, ref in references.items()
+            for k, v in ref.metrics.items()
+        },
+        **{
+            f"lift/{kind}": auc - ref.metrics["auc"]
+            for kind, ref in references.items()
+            if auc is not None and ref.metrics.get("auc") is not None
+        },
         "train_loss": result.train_loss,
         "val_loss": result.val_loss,
         "loss_gap": result.val_loss - result.train_loss,
@@ -86,13 +100,18 @@ def log_results(client, run_id, result, metrics: dict, base_metrics: dict) -> No
     retry(lambda: client.log_batch(run_id, metrics=batch), "log test metrics")
 
 
-def log_figures(client, run_id: str, history, y_test, p_lstm, p_base, threshold: float) -> None:
+def log_figures(
+    client, run_id: str, history, y_test, probabilities: dict[str, np.ndarray], threshold: float
+) -> None:
+    """Loss curves, ROC of the LSTM and every baseline, the LSTM's confusion matrix."""
     import matplotlib.pyplot as plt
 
     figures = {
         "plots/loss_curves.png": loss_curves(history),
-        "plots/roc_test.png": roc_curves(y_test, {"lstm": p_lstm, "baseline": p_base}),
-        "plots/confusion_matrix_test.png": confusion_matrix_figure(y_test, p_lstm, threshold),
+        "plots/roc_test.png": roc_curves(y_test, probabilities),
+        "plots/confusion_matrix_test.png": confusion_matrix_figure(
+            y_test, probabilities["lstm"], threshold
+        ),
     }
     for name, fig in figures.items():
         client.log_figure(run_id, fig, name)

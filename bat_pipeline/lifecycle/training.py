@@ -1,4 +1,4 @@
-"""One tracked training: the LSTM and the baseline on the same samples, one MLflow run.
+"""One tracked training: the LSTM and the baselines on the same samples, one MLflow run.
 
 The run holds params, per-epoch `train/*` and `val/*` curves, test metrics of both models,
 plots, data lineage, the Dagster run id and link, the weights (hash-checked) and the model
@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import date
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from bat_pipeline.config import ModelConfig, TaskConfig
@@ -27,7 +28,7 @@ from bat_pipeline.lifecycle.run_logging import (
     log_results,
 )
 from bat_pipeline.lifecycle.tracking import TrackingStore, retry
-from bat_pipeline.ml.baseline import fit_baseline
+from bat_pipeline.ml.baseline import BaselineModel, fit_baselines
 from bat_pipeline.ml.dataset import TEST, TRAIN, VAL, SampleSet
 from bat_pipeline.ml.fit import train_lstm
 from bat_pipeline.ml.metrics import accuracy_threshold, classification_metrics
@@ -55,6 +56,8 @@ class CandidateResult:
     samples_per_second: float
     history: list[dict] = field(default_factory=list)
     lineage: dict = field(default_factory=dict)
+    #: every baseline's test metrics by kind (gbt, logreg); `baseline_metrics` is the strongest
+    reference_metrics: dict[str, dict[str, float | None]] = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -109,6 +112,26 @@ def lineage_of(samples: SampleSet, index: pd.DataFrame, as_of: date, fingerprint
     }
 
 
+@dataclass
+class ReferenceScores:
+    """One baseline on the test split: probabilities, its validation-chosen threshold, metrics."""
+
+    probabilities: np.ndarray
+    threshold: float
+    metrics: dict[str, float | None]
+
+
+def reference_scores(baseline: BaselineModel, val: SampleSet, test: SampleSet) -> ReferenceScores:
+    threshold = accuracy_threshold(val.labels, baseline.predict_proba(val))
+    p = baseline.predict_proba(test)
+    return ReferenceScores(p, threshold, classification_metrics(test.labels, p, threshold))
+
+
+def strongest_reference(references: dict[str, ReferenceScores]) -> str:
+    """The kind with the highest test AUC (an undefined AUC ranks last): the one to beat."""
+    return max(references, key=lambda kind: references[kind].metrics.get("auc") or -1.0)
+
+
 def train_and_track(
     samples: SampleSet,
     spec: FeatureSpec,
@@ -122,11 +145,12 @@ def train_and_track(
     trigger: str = "manual",
     dagster_run_id: str | None = None,
     dagster_url: str | None = None,
-    baseline=None,
+    baselines: list[BaselineModel] | None = None,
     progress_bar: bool = False,
     callbacks: list | None = None,
 ) -> CandidateResult:
-    """Train the LSTM and the baseline, log everything to one MLflow run, register the model."""
+    """Train the LSTM beside the baselines, log everything to one MLflow run (with the LSTM's
+    lift over each baseline), register the model."""
     import mlflow
     from mlflow.entities import Param
 
@@ -175,7 +199,7 @@ def train_and_track(
                 digest=fingerprint,
             )
             mlflow.log_input(dataset, context="training")
-            baseline = baseline or fit_baseline(samples)
+            baselines = baselines or fit_baselines(samples)
             result = train_lstm(
                 samples,
                 model_cfg,
@@ -188,18 +212,18 @@ def train_and_track(
                 val.labels,
                 predict_proba(result.net, val.sequences, val.static[:, : result.net.n_static]),
             )
-            base_threshold = accuracy_threshold(val.labels, baseline.predict_proba(val))
-            p_base = baseline.predict_proba(test)
             metrics = classification_metrics(test.labels, result.test_probabilities, threshold)
-            base_metrics = classification_metrics(test.labels, p_base, base_threshold)
-            log_results(client, run_id, result, metrics, base_metrics)
+            references = {b.kind: reference_scores(b, val, test) for b in baselines}
+            strongest = strongest_reference(references)
+            base_metrics = references[strongest].metrics
+            log_results(client, run_id, result, metrics, references, strongest)
             log_figures(
                 client,
                 run_id,
                 result.history,
                 test.labels,
-                result.test_probabilities,
-                p_base,
+                {"lstm": result.test_probabilities}
+                | {kind: ref.probabilities for kind, ref in references.items()},
                 threshold,
             )
             client.log_dict(run_id, lineage, "lineage.json")
@@ -209,7 +233,11 @@ def train_and_track(
                     run_id,
                     params=[
                         Param("model.decision_threshold", f"{threshold:.2f}"),
-                        Param("baseline.decision_threshold", f"{base_threshold:.2f}"),
+                        Param("baseline.kind", strongest),
+                        *(
+                            Param(f"baseline.{kind}.decision_threshold", f"{ref.threshold:.2f}")
+                            for kind, ref in references.items()
+                        ),
                     ],
                 ),
                 "log thresholds",
@@ -240,6 +268,7 @@ def train_and_track(
         weights_sha256=sha,
         metrics={**metrics, "train_loss": result.train_loss, "val_loss": result.val_loss},
         baseline_metrics=base_metrics,
+        reference_metrics={kind: ref.metrics for kind, ref in references.items()},
         train_loss=result.train_loss,
         val_loss=result.val_loss,
         fingerprint=fingerprint,

@@ -40,6 +40,7 @@ def architecture_of(net: SequenceNet) -> dict:
         "hidden_size": net.lstm.hidden_size,
         "num_layers": net.lstm.num_layers,
         "dropout": float(net.lstm.dropout) if net.lstm.num_layers > 1 else 0.0,
+        "wide": net.wide is not None,
     }
 
 

@@ -36,7 +36,7 @@ CHECKPOINT_KEYS = ("state_dict", "optimizer_states", "lr_schedulers", "loops", "
 HISTORY_KEYS = ("train/loss", "val/loss", "val/auc", "val/accuracy")
 
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 """Bumped when the network or checkpoint layout changes, so old checkpoints are not resumed."""
 
 

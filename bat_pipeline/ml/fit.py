@@ -70,6 +70,7 @@ def build_net(samples: SampleSet, cfg: ModelConfig) -> SequenceNet:
         hidden_size=cfg.hidden_size,
         num_layers=cfg.num_layers,
         dropout=cfg.dropout,
+        wide=cfg.use_static,
     )
 
 

@@ -27,8 +27,11 @@ class NonFiniteLossError(FloatingPointError):
 
 
 class SequenceNet(nn.Module):
-    """LSTM over [batch, steps, n_features]; the last hidden state, joined with the static
-    context vector [batch, n_static] when there is one, goes through an MLP to one logit."""
+    """Wide and deep: an LSTM over [batch, steps, n_features] (deep), whose last hidden state,
+    joined with the context vector [batch, n_static] (first device and channel, the customer's
+    lifetime history) when there is one, goes through an MLP to one logit; with `wide`, a
+    linear term of the context is added to that logit, so that what a linear model finds in
+    the lifetime features the network has from the first epoch."""
 
     def __init__(
         self,
@@ -37,6 +40,7 @@ class SequenceNet(nn.Module):
         hidden_size: int = 64,
         num_layers: int = 2,
         dropout: float = 0.2,
+        wide: bool = False,
     ):
         super().__init__()
         self.n_features, self.n_static = n_features, n_static
@@ -54,16 +58,20 @@ class SequenceNet(nn.Module):
             nn.Dropout(dropout),
             nn.Linear(hidden_size, 1),
         )
+        self.wide = nn.Linear(n_static, 1) if wide and n_static else None
 
     def forward(self, sequences: Tensor, static: Tensor | None = None) -> Tensor:
         """Logits [batch] for sequences [batch, steps, n_features] and static [batch, n_static]."""
         _, (h_n, _) = self.lstm(sequences)
         last = h_n[-1]
-        if self.n_static:
-            if static is None:
-                raise ValueError(f"this network expects a static vector of {self.n_static} values")
-            last = torch.cat([last, static], dim=1)
-        return self.head(last).squeeze(-1)
+        if not self.n_static:
+            return self.head(last).squeeze(-1)
+        if static is None:
+            raise ValueError(f"this network expects a static vector of {self.n_static} values")
+        logit = self.head(torch.cat([last, static], dim=1))
+        if self.wide is not None:
+            logit = logit + self.wide(static)
+        return logit.squeeze(-1)
 
 
 class BehaviourLSTM(L.LightningModule):

@@ -12,7 +12,15 @@ from dataclasses import asdict, dataclass
 
 from bat_pipeline.config import GatesConfig
 
-GATE_NAMES = ("min_accuracy", "min_auc", "max_loss_gap", "beats_baseline", "no_regression")
+GATE_NAMES = (
+    "min_accuracy",
+    "beats_majority",
+    "min_balanced_accuracy",
+    "min_auc",
+    "max_loss_gap",
+    "beats_baseline",
+    "no_regression",
+)
 
 
 @dataclass(frozen=True)
@@ -54,6 +62,32 @@ def _at_least(name: str, what: str, value: float | None, threshold: float) -> Ga
 
 def min_accuracy(accuracy: float | None, threshold: float) -> GateResult:
     return _at_least("min_accuracy", "test accuracy", accuracy, threshold)
+
+
+def beats_majority(
+    accuracy: float | None, majority_rate: float | None, required: bool
+) -> GateResult:
+    """Accuracy above what always predicting the window's majority class scores."""
+    if not required:
+        return GateResult("beats_majority", None, None, True, "disabled (gates.must_beat_majority)")
+    if not (_defined(accuracy) and _defined(majority_rate)):
+        return _undefined("beats_majority", "test accuracy or the majority-class rate", None)
+    lift = accuracy - majority_rate
+    ok = lift > 0
+    return GateResult(
+        "beats_majority",
+        lift,
+        0.0,
+        ok,
+        f"test accuracy {accuracy:.4f} vs always the majority class {majority_rate:.4f} "
+        f"(lift {lift:+.4f})",
+    )
+
+
+def min_balanced_accuracy(balanced_accuracy: float | None, threshold: float) -> GateResult:
+    return _at_least(
+        "min_balanced_accuracy", "test balanced accuracy", balanced_accuracy, threshold
+    )
 
 
 def min_auc(auc: float | None, threshold: float) -> GateResult:
@@ -115,10 +149,16 @@ def no_regression(
 def evaluate_gates(
     candidate: dict, baseline: dict, champion: dict | None, cfg: GatesConfig
 ) -> list[GateResult]:
-    """All gates for a candidate's metrics (`accuracy`, `auc`, `train_loss`, `val_loss`),
-    the baseline's and the champion's (None = no champion yet) on the same test window."""
+    """All gates for a candidate's metrics (`accuracy`, `balanced_accuracy`, `auc`,
+    `train_loss`, `val_loss`, and `majority_rate`: the share of the test window's majority
+    class), the strongest baseline's and the champion's (None = no champion yet) on the same
+    test window."""
     return [
         min_accuracy(candidate.get("accuracy"), cfg.min_accuracy),
+        beats_majority(
+            candidate.get("accuracy"), candidate.get("majority_rate"), cfg.must_beat_majority
+        ),
+        min_balanced_accuracy(candidate.get("balanced_accuracy"), cfg.min_balanced_accuracy),
         min_auc(candidate.get("auc"), cfg.min_auc),
         max_loss_gap(candidate.get("train_loss"), candidate.get("val_loss"), cfg.max_loss_gap),
         beats_baseline(candidate.get("auc"), baseline.get("auc"), cfg.must_beat_baseline),

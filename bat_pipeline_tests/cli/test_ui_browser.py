@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from bat_pipeline.home import PROJECT_ROOT
+from bat_pipeline.policy.gates import GATE_NAMES
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
@@ -36,7 +37,7 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 SCREENSHOTS = PROJECT_ROOT / "test-artifacts" / "screenshots"
-GATES = ("min_accuracy", "min_auc", "max_loss_gap", "beats_baseline", "no_regression")
+GATES = GATE_NAMES
 RUN_TIMEOUT_S = 480
 FIRST_DAY = date(2026, 1, 1)
 LAST_DAY = "2026-03-11"  # 70 days
@@ -66,6 +67,8 @@ ops:
   model_evaluation:
     config:
       min_accuracy: 0.0
+      must_beat_majority: false
+      min_balanced_accuracy: 0.0
       min_auc: 0.0
       max_loss_gap: 1.0
       must_beat_baseline: false

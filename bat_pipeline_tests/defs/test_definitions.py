@@ -26,7 +26,15 @@ CHECKS = {
     ("raw_events", "raw_events_quality"),
     *(
         ("model_evaluation", f"gate_{g}")
-        for g in ("min_accuracy", "min_auc", "max_loss_gap", "beats_baseline", "no_regression")
+        for g in (
+            "min_accuracy",
+            "beats_majority",
+            "min_balanced_accuracy",
+            "min_auc",
+            "max_loss_gap",
+            "beats_baseline",
+            "no_regression",
+        )
     ),
 }
 GROUPS = {"ingestion", "quality", "features", "training", "evaluation", "monitoring"}

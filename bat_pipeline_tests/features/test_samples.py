@@ -123,13 +123,18 @@ def test_events_at_or_after_the_cutoff_never_reach_the_features(con, bucket):
 
     # one second before t is history: the features move, the label does not
     add_events(con, [(LEAKY, at(t, -1), "purchase", "late", 5.0, None, "email")])
-    moved, _, _ = build(con, task)
+    moved, spec, _ = build(con, task)
     k = position(moved, LEAKY, t)
-    seq_before, static_before, base_before = before
-    seq_after, static_after, base_after = features_of(moved, k)
+    seq_before, _, base_before = before
+    seq_after, _, base_after = features_of(moved, k)
     assert seq_after != seq_before
     assert base_after != base_before
-    assert static_after == static_before  # the first event (and its context) is unchanged
+    one_hot = len(spec.static_names) - len(spec.lifetime_names)
+    # the first event (and its device and channel) is unchanged; the lifetime history moved
+    assert (moved.static[k, :one_hot] == samples.static[i, :one_hot]).all()
+    assert (moved.static[k, one_hot:] != samples.static[i, one_hot:]).any()
+    purchases = moved.baseline_names.index("targets")
+    assert moved.baseline_features[k, purchases] == samples.baseline_features[i, purchases] + 1
     last_bucket = moved.sequences[k, -1, EVENT_TYPES.index("purchase")]
     assert last_bucket > 0  # the purchase sits in the bucket just before t
     assert moved.labels[k] == 1.0
@@ -141,7 +146,7 @@ def test_static_context_is_the_first_event_even_when_it_has_no_device(con):
     samples, spec, _ = build(con)
     i = position(samples, LEAKY, date(2024, 1, 15))
     names = spec.static_names
-    hot = {names[k] for k in np.flatnonzero(samples.static[i])}
+    hot = {names[k] for k in np.flatnonzero(samples.static[i]) if "=" in names[k]}
     assert hot == {"device=unknown", "channel=email"}
     assert "device=smart_tv" not in names
 
@@ -341,7 +346,13 @@ def test_scoring_covers_dormant_users_with_an_all_zero_sequence(con):
     d = list(users).index(DORMANT)
     assert not sequences[d].any()
     names = spec.static_names
-    assert {names[k] for k in np.flatnonzero(static[d])} == {"device=tablet", "channel=ads"}
+    assert {names[k] for k in np.flatnonzero(static[d]) if "=" in names[k]} == {
+        "device=tablet",
+        "channel=ads",
+    }
+    # dormant is not blank: the lifetime history says how long ago they were last seen
+    recency = names.index("lifetime.recency_days")
+    assert static[d, recency] > static[:, recency].mean()
     active = [i for i, u in enumerate(users) if u != DORMANT]
     assert all(sequences[i].any() for i in active)
     assert sequences.min() >= 0.0 and sequences.max() <= 1.0

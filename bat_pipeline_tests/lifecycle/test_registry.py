@@ -40,7 +40,14 @@ def attempt(store, aucs: dict, version: str, run_id: str, delay: float = 0.0):
     """Evaluate against the champion of now, then promote (recheck uses the same AUC table)."""
     champion = alias_version(store, CHAMPION)
     gates = evaluate_gates(
-        {"accuracy": 0.9, "auc": aucs[version], "train_loss": 0.3, "val_loss": 0.32},
+        {
+            "accuracy": 0.9,
+            "majority_rate": 0.6,
+            "balanced_accuracy": 0.85,
+            "auc": aucs[version],
+            "train_loss": 0.3,
+            "val_loss": 0.32,
+        },
         {"auc": 0.5},
         {"auc": aucs[champion]} if champion else None,
         CFG,
@@ -91,7 +98,17 @@ def test_better_equal_worse_candidates(tracking_store, auc, promoted):
 def test_failed_gate_never_promotes_and_is_recorded(tracking_store):
     v1, run1 = register(tracking_store, 0.99)
     gates = evaluate_gates(
-        {"accuracy": 0.5, "auc": 0.99, "train_loss": 0.3, "val_loss": 0.3}, {"auc": 0.5}, None, CFG
+        {
+            "accuracy": 0.5,
+            "majority_rate": 0.6,
+            "balanced_accuracy": 0.5,
+            "auc": 0.99,
+            "train_loss": 0.3,
+            "val_loss": 0.3,
+        },
+        {"auc": 0.5},
+        None,
+        CFG,
     )
     decision = promote(
         tracking_store, v1, gates, None, recheck=None, record={"mlflow_run_id": run1}

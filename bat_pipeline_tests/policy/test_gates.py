@@ -7,8 +7,17 @@ import pytest
 from bat_pipeline.config import GatesConfig
 from bat_pipeline.policy import gates as g
 
-CFG = GatesConfig(min_accuracy=0.8, min_auc=0.7, max_loss_gap=0.1, max_regression=0.01)
-GOOD = {"accuracy": 0.85, "auc": 0.82, "train_loss": 0.40, "val_loss": 0.45}
+CFG = GatesConfig(
+    min_accuracy=0.8, min_balanced_accuracy=0.6, min_auc=0.7, max_loss_gap=0.1, max_regression=0.01
+)
+GOOD = {
+    "accuracy": 0.85,
+    "majority_rate": 0.60,
+    "balanced_accuracy": 0.80,
+    "auc": 0.82,
+    "train_loss": 0.40,
+    "val_loss": 0.45,
+}
 BASE = {"auc": 0.70}
 CHAMP = {"auc": 0.80}
 
@@ -27,6 +36,8 @@ def test_all_gates_pass_for_a_good_candidate():
     ("change", "gate"),
     [
         ({"accuracy": 0.79}, "min_accuracy"),
+        ({"majority_rate": 0.85}, "beats_majority"),
+        ({"balanced_accuracy": 0.59}, "min_balanced_accuracy"),
         ({"auc": 0.69}, "min_auc"),
         ({"val_loss": 0.55}, "max_loss_gap"),
         ({"auc": 0.80, "baseline_auc": 0.80}, "beats_baseline"),
@@ -58,7 +69,14 @@ def test_regression_within_tolerance_passes_and_beyond_fails():
 
 @pytest.mark.parametrize("undefined", [None, math.nan])
 def test_undefined_metrics_fail_with_a_reason_and_no_value(undefined):
-    candidate = {"accuracy": undefined, "auc": undefined, "train_loss": 0.4, "val_loss": undefined}
+    candidate = {
+        "accuracy": undefined,
+        "majority_rate": 0.6,
+        "balanced_accuracy": undefined,
+        "auc": undefined,
+        "train_loss": 0.4,
+        "val_loss": undefined,
+    }
     results = g.evaluate_gates(candidate, BASE, CHAMP, CFG)
     for r in results:
         assert not r.passed
@@ -78,3 +96,19 @@ def test_beats_baseline_can_be_disabled():
 
 def test_equal_to_baseline_does_not_beat_it():
     assert not g.beats_baseline(0.7, 0.7, required=True).passed
+
+
+def test_always_predicting_the_majority_class_fails():
+    # a model that always says "no purchase" on a window where 70 % do not buy
+    r = g.beats_majority(accuracy=0.70, majority_rate=0.70, required=True)
+    assert not r.passed and r.value == pytest.approx(0.0)
+    assert g.beats_majority(0.71, 0.70, required=True).passed
+
+
+def test_default_gates_judge_accuracy_against_the_majority_not_a_fixed_80_percent():
+    # real data with 55 % majority: 0.74 accuracy is a genuine model, not a failure
+    candidate = {**GOOD, "accuracy": 0.74, "majority_rate": 0.55, "balanced_accuracy": 0.74}
+    results = by_name(g.evaluate_gates(candidate, BASE, None, GatesConfig()))
+    assert results["min_accuracy"].passed and results["beats_majority"].passed
+    strict = by_name(g.evaluate_gates(candidate, BASE, None, GatesConfig(min_accuracy=0.8)))
+    assert not strict["min_accuracy"].passed
