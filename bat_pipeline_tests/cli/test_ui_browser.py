@@ -296,7 +296,7 @@ def _dagster_gate_checks(page, servers) -> None:
     page.get_by_role("tab", name="Checks").or_(
         page.get_by_role("link", name="Checks")
     ).first.click()
-    expect(page.get_by_text("Checks (5)")).to_be_visible()
+    expect(page.get_by_text(f"Checks ({len(GATES)})")).to_be_visible()
     for gate in GATES:
         expect(page.get_by_text(f"gate_{gate}", exact=True).first).to_be_visible()
     expect(page.get_by_text("Succeeded", exact=True)).to_have_count(len(GATES))
