@@ -15,6 +15,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from bat_pipeline.contract import CANONICAL_COLUMNS
 from bat_pipeline.errors import ConfigError
 
+#: `task.lookback_days: auto` feeds the model at most this many buckets (days or weeks); the
+#: lifetime context covers the history before them
+AUTO_LOOKBACK_BUCKETS = 60
+
 
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -82,8 +86,11 @@ class TaskConfig(_Section):
     horizon_days: int = Field(
         default=14, ge=1, description="Label window: does the target happen in [t, t+horizon)?"
     )
-    lookback_days: int = Field(
-        default=60, ge=1, description="History before the cutoff t fed to the model, in days."
+    lookback_days: int | Literal["auto"] = Field(
+        default="auto",
+        description="History before the cutoff t fed to the model as a sequence, in days; "
+        f"'auto' = as much as the data holds, up to {AUTO_LOOKBACK_BUCKETS} buckets (days or "
+        "weeks). A customer with less history is left-padded, and the padding is marked.",
     )
     bucket: Literal["day", "week"] = Field(
         default="day", description="Time bucket of the activity sequence: day or week."
@@ -96,10 +103,15 @@ class TaskConfig(_Section):
     def bucket_days(self) -> int:
         return 7 if self.bucket == "week" else 1
 
-    @property
-    def lookback_buckets(self) -> int:
-        """Length of the model's input sequence, in buckets."""
-        return max(1, self.lookback_days // self.bucket_days)
+    @field_validator("lookback_days", mode="before")
+    @classmethod
+    def _lookback(cls, value: object) -> object:
+        # Dagster run config carries the field as text: "60" means 60 days.
+        if isinstance(value, str) and value.strip().isdigit():
+            value = int(value)
+        if isinstance(value, int) and not isinstance(value, bool) and value < 1:
+            raise ValueError(f"lookback_days must be 'auto' or a number of days >= 1, not {value}")
+        return value
 
 
 class ModelConfig(_Section):

@@ -23,7 +23,11 @@ def test_no_file_gives_the_documented_defaults(tmp_path):
     assert cfg.data.event_types is None and cfg.data.columns == {}
     assert cfg.data.timestamp_format is None
     assert (cfg.task.target_event, cfg.task.churn, cfg.task.horizon_days) == ("purchase", False, 14)
-    assert (cfg.task.lookback_days, cfg.task.bucket, cfg.task.cutoff_every_days) == (60, "day", 7)
+    assert (cfg.task.lookback_days, cfg.task.bucket, cfg.task.cutoff_every_days) == (
+        "auto",
+        "day",
+        7,
+    )
     assert (cfg.model.hidden_size, cfg.model.num_layers, cfg.model.dropout) == (64, 2, 0.2)
     assert (cfg.model.learning_rate, cfg.model.batch_size, cfg.model.max_epochs) == (1e-3, 128, 30)
     assert cfg.model.seed == 42
@@ -61,7 +65,7 @@ task: {target_event: any, churn: true, bucket: week, horizon_days: 14}
         timestamp_format="ms",
         event_map={"pv": "view"},
     )
-    assert cfg.task.bucket_days == 7 and cfg.task.lookback_buckets == 60 // 7
+    assert cfg.task.bucket_days == 7 and cfg.task.lookback_days == "auto"
     assert cfg.task.churn and cfg.task.target_event == "any"
 
 
@@ -165,6 +169,17 @@ def test_merged_overrides_key_by_key():
 
 
 def test_task_derived_sizes():
-    assert TaskConfig(bucket="day", lookback_days=60).lookback_buckets == 60
-    assert TaskConfig(bucket="week", lookback_days=60).lookback_buckets == 8
-    assert TaskConfig(bucket="week", lookback_days=3).lookback_buckets == 1
+    assert TaskConfig(bucket="day").bucket_days == 1
+    assert TaskConfig(bucket="week").bucket_days == 7
+
+
+@pytest.mark.parametrize(("value", "parsed"), [("auto", "auto"), (28, 28), ("28", 28)])
+def test_lookback_is_a_number_of_days_or_auto(value, parsed):
+    # "28" is how the Dagster launchpad, which holds the field as text, passes a number
+    assert TaskConfig(lookback_days=value).lookback_days == parsed
+
+
+@pytest.mark.parametrize("value", [0, -7, "soon", "", 2.5])
+def test_a_bad_lookback_says_what_is_allowed(value):
+    with pytest.raises(ConfigError, match=r"task\.lookback_days"):
+        BatConfig().merged({"task": {"lookback_days": value}})

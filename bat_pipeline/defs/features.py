@@ -9,7 +9,8 @@ from bat_pipeline.data.events import summarize_events
 from bat_pipeline.defs.groups import DUCKDB_WRITER, FEATURES
 from bat_pipeline.defs.ingestion import events
 from bat_pipeline.defs.resources import WarehouseResource
-from bat_pipeline.defs.run_config import FeaturesRunConfig
+from bat_pipeline.defs.run_config import FeaturesRunConfig, task_config
+from bat_pipeline.features.samples import resolve_lookback_days
 from bat_pipeline.features.tables import build_feature_tables
 
 
@@ -50,7 +51,9 @@ def user_activity(config: FeaturesRunConfig, warehouse: WarehouseResource) -> dg
         if summary.rows == 0:
             raise dg.Failure(description="the events table is empty: ingest events first")
         as_of = parse_as_of(config.as_of, summary.default_as_of)
-        tables = build_feature_tables(con, bucket_days, as_of, config.lookback_days)
+        window = task_config(config.bucket, lookback_days=config.lookback_days)
+        rfm_days = resolve_lookback_days(window, summary.first_event.date(), as_of)
+        tables = build_feature_tables(con, bucket_days, as_of, rfm_days)
     info = FeatureTablesInfo(
         bucket=config.bucket,
         bucket_days=bucket_days,

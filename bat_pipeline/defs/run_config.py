@@ -9,9 +9,13 @@ from __future__ import annotations
 from typing import Any
 
 import dagster as dg
-from pydantic import BaseModel, Field, create_model
+from pydantic import BaseModel, Field, ValidationError, create_model
 
 from bat_pipeline.config import BatConfig, GatesConfig, ModelConfig, TaskConfig
+
+#: fields whose pydantic type Dagster's config system cannot express (a number or "auto"):
+#: the launchpad takes them as text, and the pydantic section parses that text
+_AS_TEXT = {"lookback_days"}
 
 
 def _mirror(section: type[BaseModel], name: str, exclude: tuple[str, ...] = ()) -> type[dg.Config]:
@@ -20,7 +24,10 @@ def _mirror(section: type[BaseModel], name: str, exclude: tuple[str, ...] = ()) 
         if key in exclude:
             continue
         default = info.default_factory() if info.default_factory else info.default
-        fields[key] = (info.annotation, Field(default=default, description=info.description))
+        annotation = str if key in _AS_TEXT else info.annotation
+        if key in _AS_TEXT:
+            default = str(default)
+        fields[key] = (annotation, Field(default=default, description=info.description))
     return create_model(name, __base__=dg.Config, __doc__=section.__doc__, **fields)
 
 
@@ -37,8 +44,12 @@ FeaturesRunConfig = create_model(
         Field(default="day", description=TaskConfig.model_fields["bucket"].description),
     ),
     lookback_days=(
-        int,
-        Field(default=60, description="Window of the user_rfm aggregates, in days."),
+        str,
+        Field(
+            default="auto",
+            description="Window of the user_rfm aggregates, in days, or 'auto' (the task's "
+            "automatic lookback).",
+        ),
     ),
     as_of=_AS_OF,
 )
@@ -52,13 +63,22 @@ GatesRunConfig = _mirror(GatesConfig, "GatesRunConfig")
 
 
 def task_from(samples_cfg: dg.Config, bucket: str) -> TaskConfig:
-    data = samples_cfg.model_dump(exclude={"as_of"})
-    return TaskConfig(bucket=bucket, **data)
+    return task_config(bucket, **samples_cfg.model_dump(exclude={"as_of"}))
+
+
+def task_config(bucket: str, **fields: Any) -> TaskConfig:
+    """A TaskConfig from run config fields; a bad value fails the step saying which field."""
+    try:
+        return TaskConfig(bucket=bucket, **fields)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        raise dg.Failure(description=f"invalid task run config: {problems}") from None
 
 
 def run_config_for(cfg: BatConfig, as_of: str | None = None, ops: tuple[str, ...] = ()) -> dict:
     """Run config for the training job's ops from a BatConfig (only the ops named in `ops`)."""
     task = cfg.task.model_dump()
+    task.update({key: str(task[key]) for key in _AS_TEXT})
     by_op = {
         "user_activity": {
             "bucket": task["bucket"],

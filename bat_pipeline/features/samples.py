@@ -1,7 +1,8 @@
 """Point-in-time training samples and scoring inputs, read from the feature tables in bulk.
 
 A sample is (user, cutoff t): the user's dense activity sequence over the `lookback` buckets
-before t (nothing at or after t), the context known before t (first device and channel, and the
+before t (nothing at or after t; buckets before the user's first event are zero padding, marked
+0 in the `observed` channel), the context known before t (first device and channel, and the
 lifetime history: recency, tenure, counts, value, gaps, windowed counts), and the label "does
 the target happen in [t, t + horizon)". Rows reach numpy
 through Arrow and are scattered into preallocated arrays: no per-row Python loops.
@@ -10,7 +11,6 @@ through Arrow and are scattered into preallocated arrays: no per-row Python loop
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import date, timedelta
 
@@ -19,35 +19,19 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from bat_pipeline.config import TaskConfig
+from bat_pipeline.config import AUTO_LOOKBACK_BUCKETS, TaskConfig
 from bat_pipeline.data.sqlfiles import query
+from bat_pipeline.features.lifetime import (
+    LIFETIME_COLUMNS,
+    fit_lifetime_scaler,
+    lifetime_features,
+    scale_lifetime,
+)
 from bat_pipeline.ml.dataset import TEST, TRAIN, VAL, SampleSet
 
 TOTAL_CHANNELS = ("events", "sessions", "value")
-#: the lifetime history of a sample at its cutoff (sql/queries/sample_lifetime.sql): what the
-#: traditional baselines learn from, and the network's context beside the sequence
-LIFETIME_COLUMNS = (
-    "recency_days",
-    "tenure_days",
-    "target_recency_days",
-    "active_days",
-    "events",
-    "targets",
-    "value",
-    "last_gap_days",
-    "mean_gap_days",
-    "last_target_gap_days",
-    "mean_target_gap_days",
-    "events_7d",
-    "events_14d",
-    "events_28d",
-    "events_56d",
-    "targets_7d",
-    "targets_14d",
-    "targets_28d",
-    "targets_56d",
-    "value_28d",
-)
+#: the last sequence channel: 1 for a bucket at or after the user's first event, 0 for padding
+OBSERVED_CHANNEL = "observed"
 STATIC_FIELDS = ("device", "channel")
 WEEK_ORIGIN = date(2000, 1, 3)  # a Monday: week buckets in sql/user_activity.sql start here
 
@@ -72,10 +56,14 @@ class FeatureSpec:
     lifetime_names: list[str] = field(default_factory=list)
     lifetime_mean: list[float] = field(default_factory=list)
     lifetime_std: list[float] = field(default_factory=list)
+    # whether the sequence ends with the `observed` channel (False for models trained before
+    # short histories were padded)
+    observed_channel: bool = False
 
     @property
     def feature_names(self) -> list[str]:
-        return [f"n_{t}" for t in self.event_types] + list(TOTAL_CHANNELS)
+        observed = [OBSERVED_CHANNEL] if self.observed_channel else []
+        return [f"n_{t}" for t in self.event_types] + list(TOTAL_CHANNELS) + observed
 
     @property
     def static_names(self) -> list[str]:
@@ -101,7 +89,8 @@ def floor_to_bucket(day: date, bucket_days: int) -> date:
 
 def choose_cutoffs(first_day: date, as_of: date, task: TaskConfig) -> list[date]:
     """Cutoffs t, every `cutoff_every_days` back from the last t with t + horizon <= as_of,
-    aligned to bucket starts, each with a full lookback after `first_day`."""
+    aligned to bucket starts, from the first bucket after `first_day` on (a history shorter
+    than the lookback is padded, so any history is enough)."""
     bucket = task.bucket_days
     if bucket > 1 and (task.horizon_days % bucket or task.cutoff_every_days % bucket):
         raise SampleError(
@@ -109,7 +98,7 @@ def choose_cutoffs(first_day: date, as_of: date, task: TaskConfig) -> list[date]
             f"task.cutoff_every_days ({task.cutoff_every_days}) must be multiples of 7"
         )
     last = floor_to_bucket(as_of - timedelta(days=task.horizon_days), bucket)
-    earliest = first_day + timedelta(days=task.lookback_days)
+    earliest = floor_to_bucket(first_day, bucket) + timedelta(days=bucket)
     cutoffs = []
     t = last
     while t >= earliest:
@@ -123,9 +112,9 @@ def split_of_cutoffs(cutoffs: list[date]) -> dict[date, int]:
     n = len(cutoffs)
     if n < 3:
         raise SampleError(
-            f"only {n} cutoff(s) fit between the first event + lookback and as-of - horizon; "
-            "need at least 3 (train/val/test): ingest more days, or lower task.lookback_days, "
-            "task.horizon_days or task.cutoff_every_days"
+            f"only {n} cutoff(s) fit between the first event and as-of - horizon; need at "
+            "least 3 (train/val/test): ingest more days, or lower task.horizon_days or "
+            "task.cutoff_every_days"
         )
     n_test = max(1, round(n * 0.15))
     n_val = max(1, round(n * 0.15))
@@ -135,6 +124,31 @@ def split_of_cutoffs(cutoffs: list[date]) -> dict[date, int]:
         t: TRAIN if i < n_train else VAL if i < n_train + n_val else TEST
         for i, t in enumerate(ordered)
     }
+
+
+def resolve_lookback_days(task: TaskConfig, first_day: date, last_cutoff: date) -> int:
+    """The sequence length in days: `task.lookback_days`, or for 'auto' the whole history from
+    the first event's bucket to the last cutoff, up to AUTO_LOOKBACK_BUCKETS buckets."""
+    if task.lookback_days != "auto":
+        return int(task.lookback_days)
+    bucket = task.bucket_days
+    held = -(-(last_cutoff - floor_to_bucket(first_day, bucket)).days // bucket)
+    return min(AUTO_LOOKBACK_BUCKETS, max(1, held)) * bucket
+
+
+def observed_mask(
+    first_seen: pd.Series, cutoffs: pd.Series, lookback_buckets: int, bucket_days: int
+) -> np.ndarray:
+    """float32 [n, lookback_buckets]: 1 where the bucket starts at or after the bucket of the
+    user's first event (what they really did, zeros included), 0 where the user did not exist
+    yet (padding). Cutoffs are bucket starts."""
+    first = pd.to_datetime(first_seen).dt.floor("D").to_numpy().astype("datetime64[D]")
+    cutoff = pd.to_datetime(cutoffs).to_numpy().astype("datetime64[D]")
+    origin = np.datetime64(WEEK_ORIGIN, "D")
+    first_bucket = first - (first - origin).astype(np.int64) % bucket_days
+    held = (cutoff - first_bucket).astype(np.int64) // bucket_days
+    positions = np.arange(lookback_buckets)
+    return (positions[None, :] >= (lookback_buckets - held)[:, None]).astype(np.float32)
 
 
 def register_index(con: duckdb.DuckDBPyConnection, index: pd.DataFrame) -> None:
@@ -181,6 +195,16 @@ def _static_frame(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     return con.execute(query("sample_static")).df()
 
 
+def _observed(
+    static_frame: pd.DataFrame, cutoffs: pd.Series, spec: FeatureSpec
+) -> np.ndarray | None:
+    if not spec.observed_channel:
+        return None
+    return observed_mask(
+        static_frame["first_seen"], cutoffs, spec.lookback_buckets, spec.bucket_days
+    )
+
+
 def encode_static(frame: pd.DataFrame, categories: dict[str, list[str]]) -> np.ndarray:
     """One-hot [n, sum(len(values))]; a value unseen in training gets all zeros."""
     blocks = []
@@ -199,38 +223,20 @@ def fit_scaler(train_sequences: np.ndarray) -> list[float]:
     return [float(v) if v > 0 else 1.0 for v in peak]
 
 
-def apply_scaler(sequences: np.ndarray, scaler_max: list[float]) -> np.ndarray:
-    """log1p then divide by the training max, clipped to [0, 1]."""
-    scaled = np.log1p(sequences) / np.asarray(scaler_max, dtype=np.float32)
-    return np.clip(scaled, 0.0, 1.0, out=scaled).astype(np.float32, copy=False)
-
-
-def lifetime_features(
-    con: duckdb.DuckDBPyConnection,
-    target_event: str,
-    names: Sequence[str] = LIFETIME_COLUMNS,
+def apply_scaler(
+    sequences: np.ndarray, scaler_max: list[float], observed: np.ndarray | None = None
 ) -> np.ndarray:
-    """Unscaled float32 [n, len(names)]: each registered sample's lifetime history at its
-    cutoff, in sample order."""
-    frame = con.execute(query("sample_lifetime"), {"target_event": target_event}).df()
-    return frame[list(names)].to_numpy(dtype=np.float32)
-
-
-def fit_lifetime_scaler(train: np.ndarray) -> tuple[list[float], list[float]]:
-    """Mean and standard deviation of log1p(x) per lifetime feature, over the train split only
-    (a constant feature gets 1, so it scales to 0)."""
-    if train.shape[0] == 0:
-        return [0.0] * train.shape[1], [1.0] * train.shape[1]
-    logged = np.log1p(train.astype(np.float64))
-    std = logged.std(axis=0)
-    return logged.mean(axis=0).tolist(), [float(s) if s > 0 else 1.0 for s in std]
-
-
-def scale_lifetime(raw: np.ndarray, mean: Sequence[float], std: Sequence[float]) -> np.ndarray:
-    """log1p, then standardised with the train split's parameters; not clipped, so a longer
-    recency or tenure than any seen in training still reads as longer."""
-    logged = np.log1p(raw.astype(np.float64))
-    return ((logged - np.asarray(mean)) / np.asarray(std)).astype(np.float32)
+    """log1p then divide by the training max, clipped to [0, 1]; with `observed` [n, steps],
+    that mask is appended as the last channel."""
+    n, steps, k = sequences.shape
+    scaled = np.empty((n, steps, k + (observed is not None)), np.float32)
+    counts = scaled[..., :k]
+    np.log1p(sequences, out=counts)
+    counts /= np.asarray(scaler_max, dtype=np.float32)
+    np.clip(counts, 0.0, 1.0, out=counts)
+    if observed is not None:
+        scaled[..., k] = observed
+    return scaled
 
 
 def build_sample_set(
@@ -252,6 +258,8 @@ def build_sample_set(
         )
     cutoffs = choose_cutoffs(first_day, as_of, task)
     splits = split_of_cutoffs(cutoffs)
+    lookback_days = resolve_lookback_days(task, first_day, cutoffs[-1])
+    lookback_buckets = max(1, lookback_days // task.bucket_days)
     index = con.execute(
         query("sample_labels"),
         {
@@ -267,9 +275,7 @@ def build_sample_set(
     index["split"] = index["cutoff"].map(splits).astype(np.int8)
     register_index(con, index)
     try:
-        sequences = raw_sequences(
-            con, len(index), event_types, task.lookback_buckets, task.bucket_days
-        )
+        sequences = raw_sequences(con, len(index), event_types, lookback_buckets, task.bucket_days)
         static_frame = _static_frame(con)
         lifetime = lifetime_features(con, task.target_event)
     finally:
@@ -282,20 +288,23 @@ def build_sample_set(
     spec = FeatureSpec(
         event_types=list(event_types),
         bucket_days=task.bucket_days,
-        lookback_buckets=task.lookback_buckets,
-        lookback_days=task.lookback_days,
+        lookback_buckets=lookback_buckets,
+        lookback_days=lookback_days,
         static_categories=categories,
         scaler_max=scaler_max,
         target_event=task.target_event,
         lifetime_names=list(LIFETIME_COLUMNS),
         lifetime_mean=mean,
         lifetime_std=std,
+        observed_channel=True,
     )
     context = np.concatenate(
         [encode_static(static_frame, categories), scale_lifetime(lifetime, mean, std)], axis=1
     )
     samples = SampleSet(
-        sequences=apply_scaler(sequences, scaler_max),
+        sequences=apply_scaler(
+            sequences, scaler_max, _observed(static_frame, index["cutoff"], spec)
+        ),
         static=context,
         labels=index["label"].to_numpy().astype(np.float32),
         split=split,
@@ -320,14 +329,16 @@ def inputs_for_index(
         sequences = raw_sequences(
             con, len(index), spec.event_types, spec.lookback_buckets, spec.bucket_days
         )
-        static = encode_static(_static_frame(con), spec.static_categories)
+        static_frame = _static_frame(con)
+        static = encode_static(static_frame, spec.static_categories)
         if spec.lifetime_names:
             lifetime = lifetime_features(con, spec.target_event, spec.lifetime_names)
             lifetime = scale_lifetime(lifetime, spec.lifetime_mean, spec.lifetime_std)
             static = np.concatenate([static, lifetime], axis=1)
     finally:
         con.unregister("sample_index")
-    return apply_scaler(sequences, spec.scaler_max), static
+    observed = _observed(static_frame, index["cutoff"], spec)
+    return apply_scaler(sequences, spec.scaler_max, observed), static
 
 
 def scoring_inputs(

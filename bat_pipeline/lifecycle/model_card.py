@@ -109,8 +109,9 @@ same rows.
 
 - Synthetic or single-shop data: performance elsewhere must be measured, not assumed.
 - Accuracy depends on the base rate of the label; read it together with balanced accuracy and AUC.
-- Users with no activity in the lookback window have an all-zero sequence; their lifetime
-  history still tells them apart.
+- Users with no activity in the lookback window have an all-zero activity sequence; their
+  lifetime history still tells them apart. Buckets before a user's first event are padding,
+  marked 0 in the `observed` channel.
 - Device and channel are the user's first ones; later changes are not seen.
 - Behaviour drift (see drift reports) degrades the model until it is retrained.
 """

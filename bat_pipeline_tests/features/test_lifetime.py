@@ -10,13 +10,13 @@ import pandas as pd
 import pytest
 
 from bat_pipeline.data.warehouse import replace_table, writer
-from bat_pipeline.features.samples import (
+from bat_pipeline.features.lifetime import (
     LIFETIME_COLUMNS,
     fit_lifetime_scaler,
     lifetime_features,
-    register_index,
     scale_lifetime,
 )
+from bat_pipeline.features.samples import register_index
 from bat_pipeline_tests.helpers import add_events
 
 CUTOFF = date(2024, 3, 1)

@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from bat_pipeline.config import TaskConfig
@@ -22,6 +23,8 @@ from bat_pipeline.features.samples import (
     choose_cutoffs,
     fit_scaler,
     floor_to_bucket,
+    observed_mask,
+    resolve_lookback_days,
     scoring_inputs,
     split_of_cutoffs,
 )
@@ -154,11 +157,41 @@ def test_static_context_is_the_first_event_even_when_it_has_no_device(con):
 # ------------------------------------------------------------------ splits
 
 
-def test_cutoffs_are_every_week_back_from_as_of_minus_horizon_with_a_full_lookback():
+def test_cutoffs_are_every_week_back_from_as_of_minus_horizon_to_the_first_history():
     cutoffs = choose_cutoffs(START, AS_OF, TASK)
-    assert cutoffs == [date(2024, 1, 15) + timedelta(days=7 * k) for k in range(7)]
+    # 2024-01-01 is the first day itself: nobody has history before it, so it is no cutoff
+    assert cutoffs == [date(2024, 1, 8) + timedelta(days=7 * k) for k in range(8)]
     assert all(t + timedelta(days=TASK.horizon_days) <= AS_OF for t in cutoffs)
-    assert all(t - timedelta(days=TASK.lookback_days) >= START for t in cutoffs)
+    assert choose_cutoffs(START, AS_OF, TASK.model_copy(update={"lookback_days": 365})) == cutoffs
+
+
+@pytest.mark.parametrize(
+    ("bucket", "lookback", "last_cutoff", "days"),
+    [
+        ("day", 14, date(2024, 2, 26), 14),  # a number is taken as it is
+        ("day", "auto", date(2024, 2, 26), 56),  # the whole history: 01-01 .. 02-26
+        ("day", "auto", date(2024, 6, 3), 60),  # capped at 60 buckets
+        ("week", "auto", date(2024, 2, 26), 56),  # 8 weeks of history
+        ("week", "auto", date(2026, 1, 5), 420),  # capped at 60 weeks
+    ],
+)
+def test_auto_lookback_takes_the_history_the_data_holds_up_to_a_cap(
+    bucket, lookback, last_cutoff, days
+):
+    task = TaskConfig(bucket=bucket, lookback_days=lookback, horizon_days=7, cutoff_every_days=7)
+    assert resolve_lookback_days(task, START, last_cutoff) == days
+
+
+def test_observed_mask_marks_buckets_from_the_first_event_on():
+    first_seen = pd.Series(
+        pd.to_datetime(["2024-01-03 10:00", "2023-06-01 00:00", "2024-01-08 09:00"])
+    )
+    cutoffs = pd.Series([date(2024, 1, 8)] * 3)
+    daily = observed_mask(first_seen, cutoffs, lookback_buckets=7, bucket_days=1)
+    assert daily.tolist() == [[0, 0, 1, 1, 1, 1, 1], [1] * 7, [0] * 7]
+    # week buckets: first seen Wednesday 01-03 -> its week (from Monday 01-01) is observed
+    weekly = observed_mask(first_seen, cutoffs, lookback_buckets=3, bucket_days=7)
+    assert weekly.tolist() == [[0, 0, 1], [1, 1, 1], [0, 0, 0]]
 
 
 @pytest.mark.parametrize(("n", "sizes"), [(3, (1, 1, 1)), (7, (5, 1, 1)), (20, (14, 3, 3))])
@@ -180,7 +213,7 @@ def test_too_few_cutoffs_is_a_sample_error(n):
 
 def test_too_short_history_for_three_cutoffs_fails_clearly(con):
     with pytest.raises(SampleError, match="only 2 cutoff"):
-        build(con, as_of=date(2024, 1, 29))
+        build(con, as_of=date(2024, 1, 22))  # cutoffs 01-08 and 01-15 only
 
 
 def test_every_train_cutoff_precedes_every_val_cutoff_precedes_every_test_cutoff(con):
@@ -266,6 +299,13 @@ def expected_sequence(user: str, t: date, bucket_days: int, buckets: int) -> np.
     return out
 
 
+def expected_observed(user: str, t: date, bucket_days: int, buckets: int) -> np.ndarray:
+    """1 for each bucket that ends after the user's first event in the fixture rows."""
+    first = min(e[1] for e in shop_events() if e[0] == user)
+    ends = [at(t - timedelta(days=bucket_days * (buckets - p - 1))) for p in range(buckets)]
+    return np.array([[float(end > first) for end in ends]], np.float32)
+
+
 @pytest.mark.parametrize(
     ("bucket", "lookback", "samples_checked"),
     [
@@ -285,16 +325,33 @@ def test_sequences_hold_the_buckets_before_the_cutoff(con, bucket, lookback, sam
     task = TASK.model_copy(update={"bucket": bucket, "lookback_days": lookback})
     samples, spec, _ = build(con, task)
     buckets = lookback // task.bucket_days
-    assert samples.sequences.shape[1:] == (buckets, len(EVENT_TYPES) + 3)
-    assert spec.feature_names == ["n_home", "n_purchase", "n_search", "events", "sessions", "value"]
+    assert samples.sequences.shape[1:] == (buckets, len(EVENT_TYPES) + 4)
+    assert spec.feature_names == [
+        *("n_home", "n_purchase", "n_search", "events", "sessions", "value", "observed")
+    ]
     assert all(t.astype(object).weekday() == 0 for t in samples.cutoffs)
     for user, t in samples_checked:
         raw = expected_sequence(user, t, task.bucket_days, buckets)
         assert raw.any()
         i = position(samples, user, t)
-        np.testing.assert_allclose(
-            samples.sequences[i], apply_scaler(raw[None], spec.scaler_max)[0], rtol=1e-6
-        )
+        observed = expected_observed(user, t, task.bucket_days, buckets)
+        scaled = apply_scaler(raw[None], spec.scaler_max, observed)
+        np.testing.assert_allclose(samples.sequences[i], scaled[0], rtol=1e-6)
+
+
+def test_a_history_shorter_than_the_lookback_is_left_padded_and_marked(con):
+    # at 01-08 everyone has 7 days of history; the lookback asks for 14
+    samples, spec, _ = build(con)
+    i = position(samples, "u0", date(2024, 1, 8))
+    raw = expected_sequence("u0", date(2024, 1, 8), 1, spec.lookback_buckets)
+    assert not raw[:7].any() and raw[7:].any()
+    observed = np.array([[0.0] * 7 + [1.0] * 7], np.float32)
+    np.testing.assert_array_equal(observed, expected_observed("u0", date(2024, 1, 8), 1, 14))
+    np.testing.assert_allclose(
+        samples.sequences[i], apply_scaler(raw[None], spec.scaler_max, observed)[0]
+    )
+    # a user with a full lookback of history is observed on every bucket, active or not
+    assert samples.sequences[position(samples, DORMANT, date(2024, 1, 22)), :, -1].all()
 
 
 # ------------------------------------------------------------------ labels
@@ -344,7 +401,8 @@ def test_scoring_covers_dormant_users_with_an_all_zero_sequence(con):
     assert list(users) == sorted([f"u{u}" for u in range(6)] + [LEAKY, DORMANT])
     assert sequences.shape == (len(users), spec.lookback_buckets, len(spec.feature_names))
     d = list(users).index(DORMANT)
-    assert not sequences[d].any()
+    assert not sequences[d, :, :-1].any()  # no activity in the lookback window
+    assert sequences[d, :, -1].all()  # but a customer all along: observed, not padding
     names = spec.static_names
     assert {names[k] for k in np.flatnonzero(static[d]) if "=" in names[k]} == {
         "device=tablet",
