@@ -151,7 +151,8 @@ class GatesConfig(_Section):
     )
     min_balanced_accuracy: float = Field(
         default=0.55,
-        description="Lowest test balanced accuracy (mean recall of both classes; 0.5 = chance).",
+        description="Lowest test balanced accuracy (mean recall of both classes; 0.5 = chance), "
+        "at the threshold that maximises it on validation.",
     )
     min_auc: float = Field(
         default=0.6, description="Lowest test ROC AUC to promote (0.5 = chance)."

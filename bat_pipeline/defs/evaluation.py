@@ -158,7 +158,8 @@ def champion_model(
 GATE_DESCRIPTIONS = {
     "min_accuracy": "Test accuracy at least gates.min_accuracy.",
     "beats_majority": "Test accuracy above the share of the window's majority class.",
-    "min_balanced_accuracy": "Test balanced accuracy at least gates.min_balanced_accuracy.",
+    "min_balanced_accuracy": "Test balanced accuracy (at the threshold that maximises it on "
+    "validation) at least gates.min_balanced_accuracy.",
     "min_auc": "Test ROC AUC at least gates.min_auc.",
     "max_loss_gap": "val_loss - train_loss at most gates.max_loss_gap (overfitting).",
     "beats_baseline": "LSTM AUC above the stronger baseline's AUC (gradient-boosted trees or "

@@ -19,8 +19,8 @@ from bat_pipeline.features.samples import FeatureSpec, SampleError, build_sample
 from bat_pipeline.lifecycle.tracking import TrackingUnavailableError
 from bat_pipeline.lifecycle.training import CandidateResult, train_and_track
 from bat_pipeline.ml.baseline import fit_baselines
-from bat_pipeline.ml.dataset import SPLIT_NAMES, TEST, SampleSet
-from bat_pipeline.ml.metrics import classification_metrics
+from bat_pipeline.ml.dataset import SPLIT_NAMES, TEST, VAL, SampleSet
+from bat_pipeline.ml.metrics import metrics_at, operating_points
 from bat_pipeline.ml.trainable import TrainingError
 
 
@@ -91,9 +91,11 @@ def training_samples(
 def baseline_model(training_samples: SampleBundle) -> dg.Output[list]:
     models = fit_baselines(training_samples.samples)
     test = training_samples.samples.part(TEST)
+    val = training_samples.samples.part(VAL)
     metadata = {}
     for model in models:
-        metrics = classification_metrics(test.labels, model.predict_proba(test))
+        points = operating_points(val.labels, model.predict_proba(val))
+        metrics = metrics_at(test.labels, model.predict_proba(test), points)
         metadata |= {
             f"{model.kind}_test_{k}": rounded(v) for k, v in metrics.items() if v is not None
         }

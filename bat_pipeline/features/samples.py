@@ -24,7 +24,10 @@ from bat_pipeline.data.sqlfiles import query
 from bat_pipeline.features.lifetime import (
     LIFETIME_COLUMNS,
     fit_lifetime_scaler,
+    fit_piecewise_edges,
     lifetime_features,
+    piecewise_linear,
+    piecewise_names,
     scale_lifetime,
 )
 from bat_pipeline.ml.dataset import TEST, TRAIN, VAL, SampleSet
@@ -56,6 +59,8 @@ class FeatureSpec:
     lifetime_names: list[str] = field(default_factory=list)
     lifetime_mean: list[float] = field(default_factory=list)
     lifetime_std: list[float] = field(default_factory=list)
+    # quantile edges per lifetime feature for its piecewise-linear encoding (empty: none)
+    lifetime_edges: list[list[float]] = field(default_factory=list)
     # whether the sequence ends with the `observed` channel (False for models trained before
     # short histories were padded)
     observed_channel: bool = False
@@ -67,9 +72,19 @@ class FeatureSpec:
 
     @property
     def static_names(self) -> list[str]:
-        """The context vector's columns: one-hot device and channel, then lifetime features."""
+        """The context vector's columns: one-hot device and channel, the lifetime features
+        standardised, then their piecewise-linear encoding."""
         one_hot = [f"{k}={v}" for k, values in self.static_categories.items() for v in values]
-        return one_hot + [f"lifetime.{name}" for name in self.lifetime_names]
+        lifetime = [f"lifetime.{name}" for name in self.lifetime_names]
+        return one_hot + lifetime + piecewise_names(self.lifetime_names, self.lifetime_edges)
+
+    @property
+    def context_summary(self) -> str:
+        """The context inputs in one line (the full list of columns is long)."""
+        one_hot = [f"{k}={v}" for k, values in self.static_categories.items() for v in values]
+        bins = len(piecewise_names(self.lifetime_names, self.lifetime_edges))
+        piecewise = f", piecewise-linear encoding ({bins} bins)" if bins else ""
+        return ",".join(one_hot + [f"lifetime.{n}" for n in self.lifetime_names]) + piecewise
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -215,6 +230,18 @@ def encode_static(frame: pd.DataFrame, categories: dict[str, list[str]]) -> np.n
     return np.concatenate(blocks, axis=1) if blocks else np.zeros((len(frame), 0), np.float32)
 
 
+def context_vectors(
+    static_frame: pd.DataFrame, lifetime: np.ndarray | None, spec: FeatureSpec
+) -> np.ndarray:
+    """float32 [n, len(spec.static_names)]: one-hot device and channel, then (when the spec
+    has them) the lifetime features standardised and piecewise-linear encoded."""
+    blocks = [encode_static(static_frame, spec.static_categories)]
+    if spec.lifetime_names and lifetime is not None:
+        blocks.append(scale_lifetime(lifetime, spec.lifetime_mean, spec.lifetime_std))
+        blocks.append(piecewise_linear(lifetime, spec.lifetime_edges))
+    return np.concatenate(blocks, axis=1)
+
+
 def fit_scaler(train_sequences: np.ndarray) -> list[float]:
     """Per-channel max of log1p(x) over the training split only (min is 0 for counts)."""
     if train_sequences.size == 0:
@@ -296,11 +323,10 @@ def build_sample_set(
         lifetime_names=list(LIFETIME_COLUMNS),
         lifetime_mean=mean,
         lifetime_std=std,
+        lifetime_edges=fit_piecewise_edges(lifetime[split == TRAIN]),
         observed_channel=True,
     )
-    context = np.concatenate(
-        [encode_static(static_frame, categories), scale_lifetime(lifetime, mean, std)], axis=1
-    )
+    context = context_vectors(static_frame, lifetime, spec)
     samples = SampleSet(
         sequences=apply_scaler(
             sequences, scaler_max, _observed(static_frame, index["cutoff"], spec)
@@ -330,11 +356,12 @@ def inputs_for_index(
             con, len(index), spec.event_types, spec.lookback_buckets, spec.bucket_days
         )
         static_frame = _static_frame(con)
-        static = encode_static(static_frame, spec.static_categories)
-        if spec.lifetime_names:
-            lifetime = lifetime_features(con, spec.target_event, spec.lifetime_names)
-            lifetime = scale_lifetime(lifetime, spec.lifetime_mean, spec.lifetime_std)
-            static = np.concatenate([static, lifetime], axis=1)
+        lifetime = (
+            lifetime_features(con, spec.target_event, spec.lifetime_names)
+            if spec.lifetime_names
+            else None
+        )
+        static = context_vectors(static_frame, lifetime, spec)
     finally:
         con.unregister("sample_index")
     observed = _observed(static_frame, index["cutoff"], spec)

@@ -15,7 +15,13 @@ from bat_pipeline.lifecycle.serving import LoadedModel, load_version
 from bat_pipeline.lifecycle.tracking import TrackingStore
 from bat_pipeline.ml.baseline import BaselineModel
 from bat_pipeline.ml.dataset import TEST, VAL, SampleSet
-from bat_pipeline.ml.metrics import accuracy_threshold, bootstrap_ci, classification_metrics
+from bat_pipeline.ml.metrics import (
+    OperatingPoints,
+    balanced_threshold,
+    bootstrap_ci,
+    metrics_at,
+    operating_points,
+)
 from bat_pipeline.policy.gates import GateResult, evaluate_gates, no_regression
 
 CI_METRICS = ("accuracy", "auc")
@@ -57,21 +63,26 @@ class EvaluationResult:
         return out
 
 
+#: 0.5 for both metrics: for a model whose validation-chosen thresholds do not matter here
+DEFAULT_POINTS = OperatingPoints()
+
+
 def score_model(
     name: str,
     version: str | None,
     y: np.ndarray,
     p: np.ndarray,
-    threshold: float = 0.5,
+    points: OperatingPoints = DEFAULT_POINTS,
     seed: int = 0,
 ) -> ModelScore:
-    """Metrics at the model's own decision threshold, with bootstrap intervals."""
-    metrics = classification_metrics(y, p, threshold)
+    """Metrics at the model's operating points (chosen on validation), with bootstrap
+    intervals."""
+    metrics = metrics_at(y, p, points)
     ci = {}
     for metric in CI_METRICS:
 
         def at_threshold(yy: np.ndarray, pp: np.ndarray, m: str = metric) -> float | None:
-            return classification_metrics(yy, pp, threshold)[m]
+            return metrics_at(yy, pp, points)[m]
 
         interval = bootstrap_ci(y, p, at_threshold, n=200, seed=seed)
         ci[metric] = list(interval) if interval is not None else None
@@ -86,9 +97,9 @@ def majority_rate(labels: np.ndarray) -> float | None:
     return max(positive, 1.0 - positive)
 
 
-def test_index(samples: SampleSet) -> pd.DataFrame:
-    test = samples.part(TEST)
-    return pd.DataFrame({"user_id": test.user_ids, "cutoff": pd.to_datetime(test.cutoffs).date})
+def test_index(samples: SampleSet, part: int = TEST) -> pd.DataFrame:
+    rows = samples.part(part)
+    return pd.DataFrame({"user_id": rows.user_ids, "cutoff": pd.to_datetime(rows.cutoffs).date})
 
 
 def champion_probabilities(
@@ -115,17 +126,21 @@ def evaluate_candidate(
     gates (the candidate must beat the strongest baseline)."""
     test = samples.part(TEST)
     y = test.labels
+    val = samples.part(VAL)
     candidate = load_version(store, candidate_version)
     p_candidate = candidate.predict(test.sequences, test.static)
-    cand = score_model("candidate", candidate_version, y, p_candidate, candidate.threshold)
-    val = samples.part(VAL)
+    cand_points = OperatingPoints(
+        candidate.threshold,
+        balanced_threshold(val.labels, candidate.predict(val.sequences, val.static)),
+    )
+    cand = score_model("candidate", candidate_version, y, p_candidate, cand_points)
     references = [
         score_model(
             f"baseline.{b.kind}",
             None,
             y,
             b.predict_proba(test),
-            accuracy_threshold(val.labels, b.predict_proba(val)),
+            operating_points(val.labels, b.predict_proba(val)),
         )
         for b in baselines
     ]
@@ -134,7 +149,11 @@ def evaluate_candidate(
     if champion_version is not None and champion_version != candidate_version:
         champion = load_version(store, champion_version)
         p_champion = champion_probabilities(con, champion, test_index(samples))
-        champ = score_model("champion", champion_version, y, p_champion, champion.threshold)
+        p_champion_val = champion_probabilities(con, champion, test_index(samples, VAL))
+        champ_points = OperatingPoints(
+            champion.threshold, balanced_threshold(val.labels, p_champion_val)
+        )
+        champ = score_model("champion", champion_version, y, p_champion, champ_points)
     gates = evaluate_gates(
         {**cand.metrics, **losses, "majority_rate": majority_rate(y)},
         base.metrics,
@@ -172,7 +191,7 @@ def recheck_against(
     def recheck(version: str) -> GateResult:
         model = load_version(store, version)
         p = champion_probabilities(con, model, test_index(samples))
-        champ = score_model("champion", version, samples.part(TEST).labels, p, model.threshold)
+        champ = score_model("champion", version, samples.part(TEST).labels, p)
         return no_regression(candidate_auc, champ.metrics.get("auc"), True, tolerance)
 
     return recheck

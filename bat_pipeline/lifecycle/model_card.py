@@ -80,11 +80,13 @@ def model_card(result: EvaluationResult) -> str:
 horizon after a cutoff.
 
 **Inputs.** The customer's recent activity sequence (an LSTM over day or week buckets of event
-counts per type, sessions and value) and their context at the cutoff: first device and channel,
-and the lifetime history before the cutoff (recency, tenure, active days, events, target events
-and value over the whole history, last and mean gaps between active days and between target
-events, counts in the last 7/14/28/56 days), fed to the head beside the sequence and as a
-linear term. Nothing at or after the cutoff is used.
+counts per type, sessions and value, and an `observed` channel that marks the padding before
+the customer's first event) and their context at the cutoff: first device and channel, and the
+lifetime history before the cutoff (recency, tenure, active days, events, target events and
+value over the whole history, last and mean gaps between active days and between target
+events, counts in the last 7/14/28/56 days), each standardised and piecewise-linear encoded on
+its training quantiles, fed to the head beside the sequence and as a linear term. Nothing at
+or after the cutoff is used.
 
 **References.** Gradient-boosted trees and a logistic regression on the same lifetime features
 (`baseline.gbt`, `baseline.logreg`); the candidate must beat the stronger of the two.

@@ -31,7 +31,7 @@ from bat_pipeline.lifecycle.tracking import TrackingStore, retry
 from bat_pipeline.ml.baseline import BaselineModel, fit_baselines
 from bat_pipeline.ml.dataset import TEST, TRAIN, VAL, SampleSet
 from bat_pipeline.ml.fit import train_lstm
-from bat_pipeline.ml.metrics import accuracy_threshold, classification_metrics
+from bat_pipeline.ml.metrics import OperatingPoints, metrics_at, operating_points
 from bat_pipeline.ml.predict import predict_proba
 from bat_pipeline.ml.trainable import check_trainable
 
@@ -117,14 +117,18 @@ class ReferenceScores:
     """One baseline on the test split: probabilities, its validation-chosen threshold, metrics."""
 
     probabilities: np.ndarray
-    threshold: float
+    points: OperatingPoints
     metrics: dict[str, float | None]
+
+    @property
+    def threshold(self) -> float:
+        return self.points.accuracy
 
 
 def reference_scores(baseline: BaselineModel, val: SampleSet, test: SampleSet) -> ReferenceScores:
-    threshold = accuracy_threshold(val.labels, baseline.predict_proba(val))
+    points = operating_points(val.labels, baseline.predict_proba(val))
     p = baseline.predict_proba(test)
-    return ReferenceScores(p, threshold, classification_metrics(test.labels, p, threshold))
+    return ReferenceScores(p, points, metrics_at(test.labels, p, points))
 
 
 def strongest_reference(references: dict[str, ReferenceScores]) -> str:
@@ -186,9 +190,10 @@ def train_and_track(
             **{f"model.{k}": v for k, v in model_cfg.model_dump().items()},
             **{f"data.{k}": v for k, v in lineage.items()},
             "features.sequence": ",".join(spec.feature_names),
-            "features.static": ",".join(spec.static_names),
+            "features.static": spec.context_summary,
             "features.baseline": ",".join(samples.baseline_names),
             "features.lookback_buckets": spec.lookback_buckets,
+            "features.lookback_days": spec.lookback_days,
         }
         retry(lambda: log_params(client, run_id, params), "log params")
         with mlflow.start_run(run_id=run_id):
@@ -208,11 +213,12 @@ def train_and_track(
                 progress_bar=progress_bar,
             )
             test, val = samples.part(TEST), samples.part(VAL)
-            threshold = accuracy_threshold(
+            points = operating_points(
                 val.labels,
                 predict_proba(result.net, val.sequences, val.static[:, : result.net.n_static]),
             )
-            metrics = classification_metrics(test.labels, result.test_probabilities, threshold)
+            threshold = points.accuracy
+            metrics = metrics_at(test.labels, result.test_probabilities, points)
             references = {b.kind: reference_scores(b, val, test) for b in baselines}
             strongest = strongest_reference(references)
             base_metrics = references[strongest].metrics
@@ -233,6 +239,7 @@ def train_and_track(
                     run_id,
                     params=[
                         Param("model.decision_threshold", f"{threshold:.2f}"),
+                        Param("model.balanced_threshold", f"{points.balanced:.4f}"),
                         Param("baseline.kind", strongest),
                         *(
                             Param(f"baseline.{kind}.decision_threshold", f"{ref.threshold:.2f}")

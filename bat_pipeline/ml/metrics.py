@@ -7,6 +7,7 @@ A metric that cannot be computed (one class only, NaN probabilities, no rows) is
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 from sklearn import metrics as skm
@@ -16,10 +17,25 @@ METRIC_NAMES = ("accuracy", "balanced_accuracy", "auc", "log_loss")
 Metric = Callable[[np.ndarray, np.ndarray], float | None]
 
 
+@dataclass(frozen=True)
+class OperatingPoints:
+    """Decision thresholds chosen on validation, each for the metric it is reported with:
+    `accuracy` maximises accuracy (the model's decision threshold), `balanced` maximises
+    balanced accuracy (for a rare class it sits near the base rate, where the accuracy
+    threshold would predict the majority class for everyone)."""
+
+    accuracy: float = 0.5
+    balanced: float = 0.5
+
+
 def classification_metrics(
-    y_true: np.ndarray, p: np.ndarray, threshold: float = 0.5
+    y_true: np.ndarray,
+    p: np.ndarray,
+    threshold: float = 0.5,
+    balanced_threshold: float | None = None,
 ) -> dict[str, float | None]:
-    """`accuracy`, `balanced_accuracy`, `auc`, `log_loss` of probabilities `p` for 0/1 labels.
+    """`accuracy`, `balanced_accuracy`, `auc`, `log_loss` of probabilities `p` for 0/1 labels;
+    accuracy at `threshold`, balanced accuracy at `balanced_threshold` (default: the same).
 
     Accuracy is defined for any non-empty, finite input; the others need both classes."""
     y, prob = _validated(y_true, p)
@@ -30,6 +46,8 @@ def classification_metrics(
     out = undefined | {"accuracy": float(np.mean(predicted == y))}
     if np.unique(y).size < 2:
         return out
+    if balanced_threshold is not None:
+        predicted = (prob >= balanced_threshold).astype(np.int64)
     return out | {
         "balanced_accuracy": float(skm.balanced_accuracy_score(y, predicted)),
         "auc": float(skm.roc_auc_score(y, prob)),
@@ -85,6 +103,30 @@ def _validated(y_true: np.ndarray, p: np.ndarray) -> tuple[np.ndarray, np.ndarra
     if finite.size and (finite.min() < 0.0 or finite.max() > 1.0):
         raise ValueError("probabilities must lie in [0, 1]")
     return y.astype(np.int64), prob
+
+
+def metrics_at(y_true: np.ndarray, p: np.ndarray, points: OperatingPoints) -> dict:
+    """`classification_metrics` at validation-chosen operating points."""
+    return classification_metrics(y_true, p, points.accuracy, points.balanced)
+
+
+def operating_points(y_val: np.ndarray, p_val: np.ndarray) -> OperatingPoints:
+    """Both thresholds, chosen on the validation split's labels and probabilities."""
+    return OperatingPoints(accuracy_threshold(y_val, p_val), balanced_threshold(y_val, p_val))
+
+
+def balanced_threshold(y_val: np.ndarray, p_val: np.ndarray, default: float = 0.5) -> float:
+    """The threshold that maximises balanced accuracy on the validation split, searched over
+    the quantiles of its probabilities (so a rare class's low scores are reachable); `default`
+    when validation cannot decide (no rows, one class, non-finite probabilities)."""
+    y, prob = _validated(y_val, p_val)
+    if y.size == 0 or not np.isfinite(prob).all() or np.unique(y).size < 2:
+        return default
+    grid = np.unique(np.quantile(prob, np.linspace(0.005, 0.995, 199)))
+    predicted = prob[None, :] >= grid[:, None]
+    positive = y == 1
+    balanced = (predicted[:, positive].mean(axis=1) + (~predicted[:, ~positive]).mean(axis=1)) / 2
+    return float(grid[int(np.argmax(balanced))])
 
 
 def accuracy_threshold(y_val: np.ndarray, p_val: np.ndarray, default: float = 0.5) -> float:

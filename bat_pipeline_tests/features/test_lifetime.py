@@ -13,7 +13,10 @@ from bat_pipeline.data.warehouse import replace_table, writer
 from bat_pipeline.features.lifetime import (
     LIFETIME_COLUMNS,
     fit_lifetime_scaler,
+    fit_piecewise_edges,
     lifetime_features,
+    piecewise_linear,
+    piecewise_names,
     scale_lifetime,
 )
 from bat_pipeline.features.samples import register_index
@@ -102,3 +105,23 @@ def test_scaling_is_fitted_on_train_and_not_clipped():
     assert std[0] == 1.0  # a constant feature scales to 0, not to NaN
     scaled = scale_lifetime(np.array([[0.0, 10_000.0]], dtype=np.float32), mean, std)
     assert scaled[0, 0] == 0.0 and scaled[0, 1] > 3  # longer than any seen stays longer
+
+
+def test_piecewise_edges_are_the_distinct_train_quantiles():
+    train = np.array([[0.0, 5.0], [0.0, 5.0], [0.0, 5.0], [2.0, 5.0], [4.0, 5.0]])
+    edges = fit_piecewise_edges(train, bins=4)
+    # the first feature is mostly 0: its quantiles 0, 0, 0, 2, 4 collapse to three edges
+    assert edges == [[0.0, 2.0, 4.0], [5.0]]
+
+
+def test_piecewise_linear_is_0_below_a_bin_1_above_it_and_the_fraction_inside():
+    edges = [[0.0, 2.0, 4.0], [5.0]]  # the constant second feature has no bin
+    raw = np.array([[-1.0, 5.0], [0.0, 9.0], [1.0, 5.0], [3.0, 0.0], [10.0, 5.0]], np.float32)
+    np.testing.assert_allclose(
+        piecewise_linear(raw, edges),
+        [[0.0, 0.0], [0.0, 0.0], [0.5, 0.0], [1.0, 0.5], [1.0, 1.0]],
+    )
+    assert piecewise_names(["recency_days", "tenure_days"], edges) == [
+        "lifetime.recency_days>0",
+        "lifetime.recency_days>2",
+    ]

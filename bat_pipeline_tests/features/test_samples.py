@@ -132,7 +132,7 @@ def test_events_at_or_after_the_cutoff_never_reach_the_features(con, bucket):
     seq_after, _, base_after = features_of(moved, k)
     assert seq_after != seq_before
     assert base_after != base_before
-    one_hot = len(spec.static_names) - len(spec.lifetime_names)
+    one_hot = sum(len(values) for values in spec.static_categories.values())
     # the first event (and its device and channel) is unchanged; the lifetime history moved
     assert (moved.static[k, :one_hot] == samples.static[i, :one_hot]).all()
     assert (moved.static[k, one_hot:] != samples.static[i, one_hot:]).any()
