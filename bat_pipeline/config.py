@@ -115,8 +115,8 @@ class TaskConfig(_Section):
 
 
 class ModelConfig(_Section):
-    hidden_size: int = Field(default=64, ge=1, description="LSTM hidden units per layer.")
-    num_layers: int = Field(default=2, ge=1, description="Stacked LSTM layers.")
+    hidden_size: int = Field(default=32, ge=1, description="LSTM hidden units per layer.")
+    num_layers: int = Field(default=1, ge=1, description="Stacked LSTM layers.")
     dropout: float = Field(default=0.2, ge=0.0, lt=1.0, description="Dropout between layers.")
     learning_rate: float = Field(default=1e-3, gt=0.0, description="Adam learning rate.")
     lr_decay: float = Field(
