@@ -28,7 +28,7 @@ def test_no_file_gives_the_documented_defaults(tmp_path):
         "day",
         7,
     )
-    assert (cfg.model.hidden_size, cfg.model.num_layers, cfg.model.dropout) == (64, 2, 0.2)
+    assert (cfg.model.hidden_size, cfg.model.num_layers, cfg.model.dropout) == (32, 1, 0.2)
     assert (cfg.model.learning_rate, cfg.model.batch_size, cfg.model.max_epochs) == (1e-3, 128, 30)
     assert cfg.model.seed == 42
     assert (cfg.gates.min_accuracy, cfg.gates.min_auc, cfg.gates.max_loss_gap) == (0.0, 0.6, 0.1)

@@ -9,9 +9,10 @@ date D, the benchmark
 2. takes the real outcome from the full log: label = the customer does `target_event` in
    [D, D + horizon); population = every customer with an event before D (the users BAT scores);
 3. fits references on the same log, with features only from events before each cutoff:
-   recency alone (score = -days since the last event), and logistic regression and
-   HistGradientBoosting on RFM + windowed counts + tenure, trained on weekly cutoffs t with
-   t + horizon <= D (at most 26, each with at least 28 days of history);
+   recency alone (score = -days since the last target event), and logistic regression and
+   HistGradientBoosting on RFM + windowed counts + tenure of the target event (purchases;
+   other event types, e.g. The Complete Journey's departments, are BAT's alone), trained on
+   weekly cutoffs t with t + horizon <= D (at most 26, each with 28 days of history or more);
 4. prints one row per (dataset, D): AUC on the real outcome of BAT / recency / logreg / HGB,
    BAT's lift over the best reference (95 % paired bootstrap CI over customers), BAT's AUC on
    its own test split, training seconds, promoted, customers scored and positive rate.
@@ -354,11 +355,14 @@ def references(
     cutoffs = reference_cutoffs(events, t_as_of, horizon)
     if not cutoffs:
         raise ValueError(f"no reference training cutoff fits before {as_of}")
+    # RFM is about the target event (purchases): other event types do not count in it
+    rfm_events = events if target == "any" else events[events["event_type"] == target]
     train = pd.concat(
-        snapshot(events, t).join(real_outcome(events, t, horizon, target)) for t in cutoffs
+        snapshot(rfm_events, t).join(real_outcome(events, t, horizon, target)) for t in cutoffs
     )
-    test = snapshot(events, t_as_of).loc[truth.index]
-    scores = {"recency": -test["recency_days"].to_numpy()}
+    test = snapshot(rfm_events, t_as_of).reindex(truth.index)  # NaN: no target event yet
+    recency = test["recency_days"]
+    scores = {"recency": -recency.fillna(recency.max() + 1).to_numpy()}
     models = {
         "logreg": make_pipeline(
             SimpleImputer(strategy="median"), StandardScaler(), LogisticRegression(max_iter=2000)

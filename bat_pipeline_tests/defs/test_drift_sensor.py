@@ -44,7 +44,7 @@ def test_drift_requests_one_training_run_with_its_config_and_tags():
     assert request.run_key == f"drift:{WEEK}"
     assert request.tags == {"bat/trigger": "drift", "bat/drift_window": str(WEEK)}
     assert request.run_config["resources"] == {"bat": {"config": {"config_file": "/etc/bat.yaml"}}}
-    assert request.run_config["ops"]["candidate_model"]["config"]["hidden_size"] == 64
+    assert request.run_config["ops"]["candidate_model"]["config"]["hidden_size"] == 32
     assert json.loads(tick.cursor)["requested"] == [str(WEEK)]
 
 
