@@ -106,7 +106,7 @@ class TaskConfig(_Section):
     @field_validator("lookback_days", mode="before")
     @classmethod
     def _lookback(cls, value: object) -> object:
-        # Dagster run config carries the field as text: "60" means 60 days.
+        # text from a launchpad or an environment variable: "60" means 60 days
         if isinstance(value, str) and value.strip().isdigit():
             value = int(value)
         if isinstance(value, int) and not isinstance(value, bool) and value < 1:

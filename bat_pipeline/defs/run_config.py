@@ -14,8 +14,8 @@ from pydantic import BaseModel, Field, ValidationError, create_model
 from bat_pipeline.config import BatConfig, GatesConfig, ModelConfig, TaskConfig
 
 #: fields whose pydantic type Dagster's config system cannot express (a number or "auto"):
-#: the launchpad takes them as text, and the pydantic section parses that text
-_AS_TEXT = {"lookback_days"}
+#: the launchpad takes any value there, and the pydantic section validates it
+_UNTYPED = {"lookback_days"}
 
 
 def _mirror(section: type[BaseModel], name: str, exclude: tuple[str, ...] = ()) -> type[dg.Config]:
@@ -24,9 +24,7 @@ def _mirror(section: type[BaseModel], name: str, exclude: tuple[str, ...] = ()) 
         if key in exclude:
             continue
         default = info.default_factory() if info.default_factory else info.default
-        annotation = str if key in _AS_TEXT else info.annotation
-        if key in _AS_TEXT:
-            default = str(default)
+        annotation = Any if key in _UNTYPED else info.annotation
         fields[key] = (annotation, Field(default=default, description=info.description))
     return create_model(name, __base__=dg.Config, __doc__=section.__doc__, **fields)
 
@@ -44,7 +42,7 @@ FeaturesRunConfig = create_model(
         Field(default="day", description=TaskConfig.model_fields["bucket"].description),
     ),
     lookback_days=(
-        str,
+        Any,
         Field(
             default="auto",
             description="Window of the user_rfm aggregates, in days, or 'auto' (the task's "
@@ -78,7 +76,6 @@ def task_config(bucket: str, **fields: Any) -> TaskConfig:
 def run_config_for(cfg: BatConfig, as_of: str | None = None, ops: tuple[str, ...] = ()) -> dict:
     """Run config for the training job's ops from a BatConfig (only the ops named in `ops`)."""
     task = cfg.task.model_dump()
-    task.update({key: str(task[key]) for key in _AS_TEXT})
     by_op = {
         "user_activity": {
             "bucket": task["bucket"],
