@@ -109,8 +109,12 @@ class TaskConfig(_Section):
         # text from a launchpad or an environment variable: "60" means 60 days
         if isinstance(value, str) and value.strip().isdigit():
             value = int(value)
-        if isinstance(value, int) and not isinstance(value, bool) and value < 1:
-            raise ValueError(f"lookback_days must be 'auto' or a number of days >= 1, not {value}")
+        if value != "auto" and not (
+            isinstance(value, int) and not isinstance(value, bool) and value >= 1
+        ):
+            raise ValueError(
+                f"lookback_days must be 'auto' or a number of days >= 1, not {value!r}"
+            )
         return value
 
 
