@@ -74,17 +74,19 @@ class FeatureSpec:
     def static_names(self) -> list[str]:
         """The context vector's columns: one-hot device and channel, the lifetime features
         standardised, then their piecewise-linear encoding."""
-        one_hot = [f"{k}={v}" for k, values in self.static_categories.items() for v in values]
-        lifetime = [f"lifetime.{name}" for name in self.lifetime_names]
-        return one_hot + lifetime + piecewise_names(self.lifetime_names, self.lifetime_edges)
+        return self._plain_context_names + piecewise_names(self.lifetime_names, self.lifetime_edges)
 
     @property
     def context_summary(self) -> str:
         """The context inputs in one line (the full list of columns is long)."""
-        one_hot = [f"{k}={v}" for k, values in self.static_categories.items() for v in values]
         bins = len(piecewise_names(self.lifetime_names, self.lifetime_edges))
         piecewise = f", piecewise-linear encoding ({bins} bins)" if bins else ""
-        return ",".join(one_hot + [f"lifetime.{n}" for n in self.lifetime_names]) + piecewise
+        return ",".join(self._plain_context_names) + piecewise
+
+    @property
+    def _plain_context_names(self) -> list[str]:
+        one_hot = [f"{k}={v}" for k, values in self.static_categories.items() for v in values]
+        return one_hot + [f"lifetime.{name}" for name in self.lifetime_names]
 
     def to_dict(self) -> dict:
         return asdict(self)
