@@ -97,7 +97,8 @@ def majority_rate(labels: np.ndarray) -> float | None:
     return max(positive, 1.0 - positive)
 
 
-def test_index(samples: SampleSet, part: int = TEST) -> pd.DataFrame:
+def part_index(samples: SampleSet, part: int = TEST) -> pd.DataFrame:
+    """(user_id, cutoff) of the samples of one split, to rebuild their inputs with a spec."""
     rows = samples.part(part)
     return pd.DataFrame({"user_id": rows.user_ids, "cutoff": pd.to_datetime(rows.cutoffs).date})
 
@@ -148,8 +149,8 @@ def evaluate_candidate(
     champ = None
     if champion_version is not None and champion_version != candidate_version:
         champion = load_version(store, champion_version)
-        p_champion = champion_probabilities(con, champion, test_index(samples))
-        p_champion_val = champion_probabilities(con, champion, test_index(samples, VAL))
+        p_champion = champion_probabilities(con, champion, part_index(samples))
+        p_champion_val = champion_probabilities(con, champion, part_index(samples, VAL))
         champ_points = OperatingPoints(
             champion.threshold, balanced_threshold(val.labels, p_champion_val)
         )
@@ -190,7 +191,7 @@ def recheck_against(
 
     def recheck(version: str) -> GateResult:
         model = load_version(store, version)
-        p = champion_probabilities(con, model, test_index(samples))
+        p = champion_probabilities(con, model, part_index(samples))
         champ = score_model("champion", version, samples.part(TEST).labels, p)
         return no_regression(candidate_auc, champ.metrics.get("auc"), True, tolerance)
 
