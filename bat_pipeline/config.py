@@ -58,10 +58,17 @@ class DataConfig(_Section):
         default=0.5,
         ge=0.0,
         description="Quality check: a day's row count may differ from the trailing "
-        "median by at most this fraction.",
+        "median by this fraction (or by its noise, see volume_noise_sigmas).",
     )
     volume_trailing_days: int = Field(
         default=7, ge=1, description="Quality check: days of history for the volume check."
+    )
+    volume_noise_sigmas: float = Field(
+        default=4.0,
+        ge=0.0,
+        description="Quality check: a day's row count may also differ from the trailing "
+        "median by this many standard deviations of the recent days' counts (at least "
+        "Poisson's square root of the median), so a small shop's noisy days pass.",
     )
 
     @field_validator("columns")

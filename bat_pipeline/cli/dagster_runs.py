@@ -7,8 +7,9 @@ asset materializations and check results, exactly like runs launched from the UI
 from __future__ import annotations
 
 import contextlib
+import json
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 
 import dagster as dg
 
@@ -17,6 +18,7 @@ from bat_pipeline.data.ingest import IngestResult
 from bat_pipeline.definitions import defs
 from bat_pipeline.defs.partitions import daily_partitions
 from bat_pipeline.home import BatHome
+from bat_pipeline.quality.suite import QualityReport
 
 
 def instance_for(home: BatHome) -> dg.DagsterInstance:
@@ -62,26 +64,56 @@ def run_job(
         )
 
 
-def record_cli_loads(home: BatHome, results: list[IngestResult]) -> int:
-    """Tell Dagster about partitions loaded by `bat-pipeline ingest` (runless materializations),
-    so the UI shows them as materialized instead of asking to re-run raw_events."""
+def record_cli_events(home: BatHome, events: list[dict], command: str) -> None:
+    """Log `events` (see `defs.cli_records`) in one Dagster run of `cli_record_job`, for the
+    days that are partitions of `raw_events`; nothing when none is."""
     valid = set(daily_partitions.get_partition_keys())
-    loaded = [r for r in results if not r.skipped and r.partition_key in valid]
-    if not loaded:
-        return 0
-    instance = instance_for(home)
-    for result in loaded:
-        instance.report_runless_asset_event(
-            dg.AssetMaterialization(
-                asset_key="raw_events",
-                partition=result.partition_key,
-                description="loaded by bat-pipeline ingest",
-                metadata={
+    events = [e for e in events if e["partition"] in valid]
+    if not events:
+        return
+    config = {"events_json": json.dumps(events, default=str)}
+    result = run_job(
+        home,
+        "cli_record_job",
+        {"ops": {"record_cli_events": {"config": config}}},
+        tags={"bat/command": command},
+    )
+    if not result.success:
+        sys.stderr.write("warning: the Dagster UI could not be told about this command\n")
+
+
+def record_cli_loads(
+    home: BatHome, results: list[IngestResult], reports: Mapping[str, QualityReport]
+) -> None:
+    """Tell Dagster about days loaded by `bat-pipeline ingest`, each with the verdict of its
+    quality check, so the UI shows them as materialized and checked."""
+    events: list[dict] = []
+    for result in results:
+        if result.skipped or result.undated:
+            continue
+        events.append(
+            {
+                "kind": "materialization",
+                "partition": result.partition_key,
+                "description": "loaded by bat-pipeline ingest",
+                "metadata": {
                     "rows_read": result.rows_read,
                     "rows_loaded": result.rows_loaded,
                     "rows_quarantined": result.rows_quarantined,
                     "source_file": result.path,
                 },
-            )
+            }
         )
-    return len(loaded)
+        report = reports.get(result.partition_key)
+        if report is not None:
+            failed = ", ".join(o.name for o in report.failed())
+            events.append(
+                {
+                    "kind": "check",
+                    "partition": result.partition_key,
+                    "passed": report.success,
+                    "description": "checked by bat-pipeline ingest",
+                    "metadata": {"rows": report.rows, "failed_expectations": failed or "none"},
+                }
+            )
+    record_cli_events(home, events, "ingest")

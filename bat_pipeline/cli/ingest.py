@@ -53,7 +53,7 @@ def ingest_paths(
         changed = batch.changed
         reports = check_partitions(con, changed, cfg.data, home, now=now) if changed else {}
         replace_table(con, "events")
-    record_cli_loads(home, batch.results)
+    record_cli_loads(home, batch.results, reports)
     return {
         **totals(batch.results),
         "files_loaded": len(changed),
@@ -79,11 +79,17 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
 def _ingest_text(p: dict) -> str:
     lines = [
-        f"read {p['rows_read']:,} rows: {p['rows_loaded']:,} loaded, {p['rows_quarantined']:,} quarantined"
-        f" ({p['files_loaded']} files loaded, {p['files_unchanged']} unchanged)"
+        f"read {p['rows_read']:,} rows: {p['rows_loaded']:,} loaded, {p['rows_quarantined']:,} quarantined",
+        f"days: {p['days_loaded']} loaded, {p['days_replaced']} replaced, "
+        f"{p['days_unchanged']} unchanged",
     ]
     lines += [f"  quarantined {n:,} × {reason}" for reason, n in p["quarantine_reasons"].items()]
     for key, failed in p["quality"].items():
         lines.append(f"quality checks FAILED for partition {key}: {', '.join(failed)}")
+    if p["quality"]:
+        lines.append(
+            "these days are left out of events (features, training, drift) until fixed and "
+            "re-delivered, or accepted: bat-pipeline quality accept DAY... --reason TEXT"
+        )
     lines += [f"error: {e}" for e in p["errors"]]
     return "\n".join(lines)

@@ -25,8 +25,10 @@ COMMAND_MODULES: dict[str, str] = {
     "drift": "bat_pipeline.cli.drift",
     "generate": "bat_pipeline.cli.generate",
     "ingest": "bat_pipeline.cli.ingest",
+    "inspect": "bat_pipeline.cli.inspect",
     "run": "bat_pipeline.cli.run",
     "score": "bat_pipeline.cli.score",
+    "quality": "bat_pipeline.cli.quality",
     "status": "bat_pipeline.cli.models",
     "rollback": "bat_pipeline.cli.models",
     "demo": "bat_pipeline.cli.demo",
@@ -72,6 +74,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("paths", nargs="+", metavar="PATH", help="files or folders of files")
 
     p = sub.add_parser(
+        "inspect", help="what a foreign log holds, and the data: config that maps it"
+    )
+    p.add_argument("paths", nargs="+", metavar="FILE", help="CSV, CSV.gz or Parquet files")
+    p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+
+    p = sub.add_parser(
         "run", parents=[common], help="features -> train -> evaluate -> gates -> promote"
     )
     p.add_argument("--as-of", type=_date, help="as-of date (default: the day after the last event)")
@@ -101,6 +109,17 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="C:D",
         help="current window, dates inclusive (default: the last drift.window_days days)",
     )
+
+    p = sub.add_parser("quality", help="days that failed quality checks; accept them")
+    actions = p.add_subparsers(dest="action", metavar="ACTION")
+    actions.required = True
+    actions.add_parser("list", parents=[common], help="days left out by failed quality checks")
+    q = actions.add_parser(
+        "accept", parents=[common], help="take failed days back into events, with a reason"
+    )
+    q.add_argument("days", nargs="+", type=_day_key, metavar="DAY", help="YYYY-MM-DD")
+    q.add_argument("--reason", required=True, help="why the days are fine (recorded)")
+    q.add_argument("--by", help="who accepts (default: the current user)")
 
     sub.add_parser("status", parents=[common], help="champion and previous model, their metrics")
     sub.add_parser("rollback", parents=[common], help="move champion back to previous")
@@ -150,6 +169,10 @@ def _date(text: str) -> date:
         return date.fromisoformat(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a date YYYY-MM-DD") from None
+
+
+def _day_key(text: str) -> str:
+    return _date(text).isoformat()
 
 
 def _window(text: str) -> tuple[date, date]:

@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import argparse
 
-from bat_pipeline.cli.common import config_of, emit, store_of
+from bat_pipeline.cli.common import config_of, emit, home_of, store_of
+from bat_pipeline.data.warehouse import writer
 from bat_pipeline.errors import EXIT_FAILED, EXIT_OK
+from bat_pipeline.home import BatHome
 from bat_pipeline.lifecycle.registry import CHAMPION, PREVIOUS, get_alias, rollback
+from bat_pipeline.quality.acceptance import excluded_days
 
 
 def _model_text(label: str, ref: dict | None) -> str:
@@ -39,6 +42,7 @@ def cmd_status(args: argparse.Namespace) -> int:
         )
     payload["registered_model"] = store.registered_model
     payload["model_url"] = store.model_url()
+    payload["excluded_days"] = _excluded_days(home_of(args))
     emit(
         args,
         payload,
@@ -47,10 +51,29 @@ def cmd_status(args: argparse.Namespace) -> int:
                 _model_text(CHAMPION, p[CHAMPION]),
                 _model_text(PREVIOUS, p[PREVIOUS]),
                 f"registry: {p['model_url']}",
+                _excluded_text(p["excluded_days"]),
             ]
         ),
     )
     return EXIT_OK
+
+
+def _excluded_days(home: BatHome) -> list[dict]:
+    """Days left out of events by failed quality checks (none without a warehouse)."""
+    if not home.warehouse.is_file():
+        return []
+    with writer(home.warehouse) as con:  # a warehouse of an older version gets the tables
+        return [
+            {"day": d.partition_key, "failed_expectations": d.failed_expectations}
+            for d in excluded_days(con)
+        ]
+
+
+def _excluded_text(days: list[dict]) -> str:
+    if not days:
+        return "excluded days: none (every checked day passed or was accepted)"
+    listed = ", ".join(f"{d['day']} ({', '.join(d['failed_expectations'])})" for d in days)
+    return f"excluded days ({len(days)}, see bat-pipeline quality list): {listed}"
 
 
 def cmd_rollback(args: argparse.Namespace) -> int:

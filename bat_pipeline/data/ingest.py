@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import asdict, dataclass, field
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -42,6 +44,10 @@ class IngestResult:
     rows_quarantined: int
     quarantine_reasons: dict[str, int] = field(default_factory=dict)
     skipped: bool = False
+    #: the rows of an export with no usable event day: quarantined only, not a day of data
+    undated: bool = False
+    #: the partition held other content before this load
+    replaced: bool = False
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -202,6 +208,60 @@ def _reasons(con: duckdb.DuckDBPyConnection, partition_key: str) -> dict[str, in
     return {reason: int(n) for reason, n in rows}
 
 
+@contextmanager
+def load_transaction(con: duckdb.DuckDBPyConnection, path: Path) -> Iterator[None]:
+    """One transaction for a file's load: committed whole or rolled back whole, a DuckDB
+    error reported as an IngestError naming the file; the staging view dropped after."""
+    try:
+        con.execute("begin transaction")
+        yield
+        con.execute("commit")
+    except duckdb.Error as exc:
+        con.execute("rollback")
+        raise IngestError(f"{path}: cannot be loaded: {exc}") from None
+    except IngestError:
+        con.execute("rollback")
+        raise
+    finally:
+        con.execute("drop view if exists raw_staging")
+
+
+def staging_params(
+    con: duckdb.DuckDBPyConnection,
+    cfg: DataConfig,
+    now: datetime,
+    window: tuple[datetime | None, datetime | None] = (None, None),
+) -> dict:
+    """The parameters of sql/queries/staged_events.sql (the vocabulary stored if new)."""
+    return {
+        "ts_format": cfg.timestamp_format,
+        "now": now + timedelta(minutes=cfg.future_skew_minutes),
+        "window_start": window[0],
+        "window_end": window[1],
+        "vocabulary": _vocabulary(con, cfg, now) or [""],
+        **_map_params(cfg),
+    }
+
+
+def unchanged_load(
+    con: duckdb.DuckDBPyConnection, path: Path, key: str, digest: str
+) -> tuple[tuple | None, IngestResult | None]:
+    """(the last load of partition `key`, a `skipped` result when it holds `digest` already)."""
+    previous = fetch_one(con, query("ingest_log_entry"), {"partition_key": key})
+    if previous is None or previous[2] != digest:
+        return previous, None
+    return previous, IngestResult(
+        path=str(path),
+        partition_key=key,
+        sha256=digest,
+        rows_read=int(previous[3]),
+        rows_loaded=int(previous[4]),
+        rows_quarantined=int(previous[5]),
+        quarantine_reasons=_reasons(con, key),
+        skipped=True,
+    )
+
+
 def ingest_file(
     con: duckdb.DuckDBPyConnection,
     path: Path,
@@ -215,18 +275,9 @@ def ingest_file(
     kind = _check_readable(path)
     key = partition_key or partition_key_for(path)
     digest = file_sha256(path)
-    previous = fetch_one(con, query("ingest_log_entry"), {"partition_key": key})
-    if previous is not None and previous[2] == digest:
-        return IngestResult(
-            path=str(path),
-            partition_key=key,
-            sha256=digest,
-            rows_read=int(previous[3]),
-            rows_loaded=int(previous[4]),
-            rows_quarantined=int(previous[5]),
-            quarantine_reasons=_reasons(con, key),
-            skipped=True,
-        )
+    previous, unchanged = unchanged_load(con, path, key, digest)
+    if unchanged is not None:
+        return unchanged
 
     now = now or datetime.now(UTC)
     if now.tzinfo is not None:  # compare in naive UTC, like the stored event times
@@ -234,30 +285,11 @@ def ingest_file(
     raw = _read_raw(con, path, kind)
     found = _source_columns(path, raw.columns, cfg)
     _stage(con, raw, found)
-    start, end = _partition_window(key)
-    try:
-        con.execute("begin transaction")
-        vocabulary = _vocabulary(con, cfg, now)
-        params = {
-            "ts_format": cfg.timestamp_format,
-            "now": now + timedelta(minutes=cfg.future_skew_minutes),
-            "window_start": start,
-            "window_end": end,
-            "vocabulary": vocabulary or [""],
-            **_map_params(cfg),
-        }
+    with load_transaction(con, path):
+        params = staging_params(con, cfg, now, window=_partition_window(key))
         con.execute("create or replace temp table staged as " + query("staged_events"), params)
         result = _swap_partition(con, path, key, digest, now, kind, cfg)
-        con.execute("commit")
-    except duckdb.Error as exc:
-        con.execute("rollback")
-        raise IngestError(f"{path}: cannot be loaded: {exc}") from None
-    except IngestError:
-        con.execute("rollback")
-        raise
-    finally:
-        con.execute("drop view if exists raw_staging")
-    return result
+    return replace(result, replaced=previous is not None)
 
 
 def _swap_partition(
@@ -275,6 +307,23 @@ def _swap_partition(
     rows_read = total + malformed
     if rows_read == 0:
         raise IngestError(f"{path}: the file has a header but no rows; nothing to load")
+    check_reject_share(con, path, cfg, malformed=malformed, rows_read=rows_read)
+    return swap_staged(
+        con,
+        path,
+        key,
+        digest,
+        now,
+        rows_read=rows_read,
+        loaded=loaded,
+        with_malformed=malformed > 0,
+    )
+
+
+def check_reject_share(
+    con: duckdb.DuckDBPyConnection, path: Path, cfg: DataConfig, *, malformed: int, rows_read: int
+) -> None:
+    """Refuse the whole file when its share of malformed lines exceeds data.max_reject_share."""
     if malformed / rows_read > cfg.max_reject_share:
         first = fetch_one(con, query("malformed_first"))
         raise IngestError(
@@ -282,12 +331,27 @@ def _swap_partition(
             f"(over data.max_reject_share={cfg.max_reject_share}); first at line {first[0]}: "
             f"{first[1]}. Fix the delimiter/quoting of the file and deliver it again."
         )
+
+
+def swap_staged(
+    con: duckdb.DuckDBPyConnection,
+    path: Path,
+    key: str,
+    digest: str,
+    now: datetime,
+    *,
+    rows_read: int,
+    loaded: int,
+    with_malformed: bool,
+) -> IngestResult:
+    """Replace partition `key` with the rows of temp table `staged` (and the CSV reader's
+    malformed lines when `with_malformed`), and log the load; inside the caller's transaction."""
     base = {"partition_key": key, "source_file": str(path), "ingested_at": now}
     con.execute(statement("delete_partition"), {"partition_key": key})
     con.execute(statement("delete_partition_quarantine"), {"partition_key": key})
     con.execute(statement("insert_loaded"), base)
     con.execute(statement("insert_rejected"), base)
-    if malformed:
+    if with_malformed:
         con.execute(statement("insert_malformed"), base)
     quarantined = rows_read - loaded
     con.execute(

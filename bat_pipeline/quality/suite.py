@@ -96,10 +96,25 @@ def _naive_utc(now: datetime) -> datetime:
     return now
 
 
-def _volume_bounds(trailing_counts: Sequence[int], tolerance: float) -> tuple[int, int, float]:
-    """(min, max, median) row count allowed from the positive trailing partition counts."""
-    med = float(statistics.median(trailing_counts))
-    return max(0, math.floor(med * (1 - tolerance))), math.ceil(med * (1 + tolerance)), med
+#: the spread of daily counts is measured over this many times the median's trailing days
+NOISE_WINDOW_FACTOR = 4
+
+
+def volume_bounds(
+    history: Sequence[int], *, days: int, tolerance: float, sigmas: float
+) -> tuple[int, int, float]:
+    """(min, max, median) rows allowed for a partition, from `history`: the positive row
+    counts of the partitions before it, newest first (up to `NOISE_WINDOW_FACTOR * days`).
+
+    The band around the median of the newest `days` is the wider of `tolerance` × median and
+    `sigmas` standard deviations of the history's counts, at least √median (Poisson): a large
+    shop is held to the tolerance, a small shop's noisy days stay inside their own noise."""
+    med = float(statistics.median(history[:days]))
+    spread = math.sqrt(med)
+    if len(history) >= 3:
+        spread = max(spread, statistics.stdev(history))
+    allowed = max(tolerance * med, sigmas * spread)
+    return max(0, math.floor(med - allowed)), math.ceil(med + allowed), med
 
 
 def build_specs(
@@ -110,6 +125,8 @@ def build_specs(
     max_duplicate_share: float,
     volume_tolerance: float,
     future_skew_minutes: int,
+    volume_noise_sigmas: float = 4.0,
+    volume_trailing_days: int = 7,
 ) -> list[Spec]:
     """The suite for one partition; the volume expectation only when there is a history."""
     vocab = sorted({str(v) for v in vocabulary})
@@ -204,14 +221,20 @@ def build_specs(
     ]
     history = [int(c) for c in trailing_counts if int(c) > 0]  # a 0 is a missing day
     if history:
-        low, high, med = _volume_bounds(history, volume_tolerance)
+        low, high, med = volume_bounds(
+            history,
+            days=volume_trailing_days,
+            tolerance=volume_tolerance,
+            sigmas=volume_noise_sigmas,
+        )
         specs.append(
             Spec(
                 "volume_vs_trailing",
                 "ExpectTableRowCountToBeBetween",
                 {"min_value": low, "max_value": high},
-                f"between {low} and {high} rows (median {med:g} of {len(history)} trailing "
-                f"partitions ± {volume_tolerance:.0%})",
+                f"between {low} and {high} rows (median {med:g} of the trailing partitions "
+                f"± the wider of {volume_tolerance:.0%} and {volume_noise_sigmas:g} standard "
+                "deviations of their counts)",
                 row_level=False,
             )
         )

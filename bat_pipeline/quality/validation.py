@@ -204,6 +204,8 @@ def validate_events(
     trailing_counts: Sequence[int],
     max_duplicate_share: float = 0.05,
     volume_tolerance: float = 0.5,
+    volume_noise_sigmas: float = 4.0,
+    volume_trailing_days: int = 7,
     future_skew_minutes: int = 5,
     gx_dir: Path | None = None,
     docs_dir: Path | None = None,
@@ -213,8 +215,9 @@ def validate_events(
 
     ``df`` is the partition as DuckDB's ``.df()`` returns it; ``vocabulary`` the known event
     types; ``now`` the current time (naive = UTC) from which future timestamps are judged;
-    ``trailing_counts`` the row counts of the previous partitions (zeros, i.e. missing days, are
-    ignored; none at all = no volume expectation). ``gx_dir`` is the root of a File GX context
+    ``trailing_counts`` the row counts of the previous partitions, newest first (zeros, i.e.
+    missing days, are ignored; none at all = no volume expectation); the volume band is
+    `suite.volume_bounds` of them. ``gx_dir`` is the root of a File GX context
     (created if missing, used under a lock), ``docs_dir`` where GX data docs (HTML) are built.
 
     Raises :class:`QualitySuiteError` when the suite is misconfigured or GX did not evaluate
@@ -226,6 +229,8 @@ def validate_events(
         trailing_counts=trailing_counts,
         max_duplicate_share=max_duplicate_share,
         volume_tolerance=volume_tolerance,
+        volume_noise_sigmas=volume_noise_sigmas,
+        volume_trailing_days=volume_trailing_days,
         future_skew_minutes=future_skew_minutes,
     )
     gx_dir = Path(gx_dir).resolve() if gx_dir is not None else None
@@ -261,30 +266,24 @@ def validate_events(
 def validate_volumes(
     counts: pd.DataFrame,
     *,
-    volume_tolerance: float = 0.5,
     gx_dir: Path | None = None,
     suite_name: str = "partition_volumes",
 ) -> QualityReport:
     """Volume check of many partitions in one GX run.
 
-    ``counts`` has one row per partition: ``partition_key``, ``rows`` (loaded rows) and
-    ``trailing_median`` (median rows of the partitions before it; NaN = no history, skipped).
-    The expectation is on ``ratio = rows / trailing_median`` within 1 ± ``volume_tolerance``;
-    ``unexpected_count`` is the number of partitions outside that band.
+    ``counts`` has one row per partition: ``partition_key``, ``rows`` (loaded rows) and the
+    band ``low``..``high`` of `suite.volume_bounds` (NaN = no history, skipped). The
+    expectation is on ``band_position = (rows - low) / (high - low)`` within [0, 1];
+    ``unexpected_count`` is the number of partitions outside their band.
     """
-    if not volume_tolerance >= 0:
-        raise QualitySuiteError(f"volume_tolerance must be >= 0, got {volume_tolerance}")
-    frame = counts.assign(ratio=counts["rows"] / counts["trailing_median"])
+    width = (counts["high"] - counts["low"]).clip(lower=1)
+    frame = counts.assign(band_position=(counts["rows"] - counts["low"]) / width)
     specs = [
         Spec(
             "volume_vs_trailing",
             "ExpectColumnValuesToBeBetween",
-            {
-                "column": "ratio",
-                "min_value": max(0.0, 1.0 - volume_tolerance),
-                "max_value": 1.0 + volume_tolerance,
-            },
-            f"each partition's rows within {volume_tolerance:.0%} of its trailing median",
+            {"column": "band_position", "min_value": 0.0, "max_value": 1.0},
+            "each partition's rows within the band of its trailing partitions",
             row_level=True,
             observe=share_of,
         )
@@ -292,7 +291,7 @@ def validate_volumes(
     gx_dir = Path(gx_dir).resolve() if gx_dir is not None else None
     with _gx_lock(gx_dir), _env(GX_ANALYTICS_ENABLED="false"):
         evaluated, suite_len, rows, _ = _run_suite(
-            frame[["partition_key", "rows", "trailing_median", "ratio"]],
+            frame[["partition_key", "rows", "low", "high", "band_position"]],
             specs,
             suite_name=suite_name,
             gx_dir=gx_dir,

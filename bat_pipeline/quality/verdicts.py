@@ -6,6 +6,7 @@ so out of training) and what the drift sensor reads to refuse retraining on brok
 
 from __future__ import annotations
 
+import math
 from datetime import datetime
 
 import duckdb
@@ -13,7 +14,12 @@ import duckdb
 from bat_pipeline.config import DataConfig
 from bat_pipeline.data.sqlfiles import query, statement
 from bat_pipeline.home import BatHome
-from bat_pipeline.quality.suite import ExpectationOutcome, QualityReport
+from bat_pipeline.quality.suite import (
+    NOISE_WINDOW_FACTOR,
+    ExpectationOutcome,
+    QualityReport,
+    volume_bounds,
+)
 from bat_pipeline.quality.validation import validate_events, validate_volumes
 
 
@@ -77,26 +83,29 @@ def _check_together(con, keys, cfg, home, now, vocabulary, build_docs):
     if not joint.success:
         return None
     counts = con.execute(
-        query("partition_volumes"), {"keys": keys, "days": cfg.volume_trailing_days}
+        query("partition_volumes"), {"keys": keys, "days": _history_days(cfg)}
     ).df()
-    volumes = validate_volumes(
-        counts, volume_tolerance=cfg.volume_tolerance, gx_dir=home.root / "gx"
-    )
-    ratio = counts["rows"] / counts["trailing_median"]
-    outside = (ratio < 1 - cfg.volume_tolerance) | (ratio > 1 + cfg.volume_tolerance)
-    volume = volumes.outcomes[0]
+    bands = [_band([int(n) for n in trailing], cfg) for trailing in counts["trailing_rows"]]
+    counts["low"] = [b[0] for b in bands]
+    counts["high"] = [b[1] for b in bands]
+    volume = validate_volumes(
+        counts[["partition_key", "rows", "low", "high"]], gx_dir=home.root / "gx"
+    ).outcomes[0]
     reports = {}
-    for key, bad, n, median in zip(
-        counts["partition_key"], outside, counts["rows"], counts["trailing_median"], strict=True
+    for key, n, (low, high, median) in zip(
+        counts["partition_key"], counts["rows"], bands, strict=True
     ):
+        bad = median == median and not low <= n <= high
         mine = ExpectationOutcome(
             volume.name,
             volume.expectation,
-            not bool(bad),
-            int(bool(bad)),
+            not bad,
+            int(bad),
             int(n),
-            f"Expected rows within {cfg.volume_tolerance:.0%} of the trailing median "
-            f"({median if median == median else 'no history'}); saw {int(n)}.",
+            f"Expected between {low:g} and {high:g} rows (trailing median {median:g}); "
+            f"saw {int(n)}."
+            if median == median
+            else f"No trailing partitions: no volume band; saw {int(n)}.",
         )
         outcomes = [*joint.outcomes, mine]
         reports[key] = QualityReport(
@@ -109,6 +118,23 @@ def _check_together(con, keys, cfg, home, now, vocabulary, build_docs):
     return reports
 
 
+def _history_days(cfg: DataConfig) -> int:
+    """Partitions of history the volume band reads (its spread needs more than its median)."""
+    return NOISE_WINDOW_FACTOR * cfg.volume_trailing_days
+
+
+def _band(trailing: list[int], cfg: DataConfig) -> tuple[float, float, float]:
+    """(low, high, median) rows allowed, NaN without history."""
+    if not trailing:
+        return math.nan, math.nan, math.nan
+    return volume_bounds(
+        trailing,
+        days=cfg.volume_trailing_days,
+        tolerance=cfg.volume_tolerance,
+        sigmas=cfg.volume_noise_sigmas,
+    )
+
+
 def _check_each(con, keys, cfg, home, now, vocabulary, build_docs) -> dict[str, QualityReport]:
     reports: dict[str, QualityReport] = {}
     for i, key in enumerate(keys):
@@ -117,7 +143,7 @@ def _check_each(con, keys, cfg, home, now, vocabulary, build_docs) -> dict[str, 
             int(r[0])
             for r in con.execute(
                 query("trailing_partition_counts"),
-                {"partition_key": key, "days": cfg.volume_trailing_days},
+                {"partition_key": key, "days": _history_days(cfg)},
             ).fetchall()
         ]
         last = i == len(keys) - 1
@@ -128,6 +154,8 @@ def _check_each(con, keys, cfg, home, now, vocabulary, build_docs) -> dict[str, 
             trailing_counts=trailing,
             max_duplicate_share=cfg.max_duplicate_share,
             volume_tolerance=cfg.volume_tolerance,
+            volume_noise_sigmas=cfg.volume_noise_sigmas,
+            volume_trailing_days=cfg.volume_trailing_days,
             future_skew_minutes=cfg.future_skew_minutes,
             gx_dir=home.root / "gx",
             docs_dir=home.reports / "data_docs" if (build_docs and last) else None,

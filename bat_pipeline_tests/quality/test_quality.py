@@ -27,7 +27,7 @@ import pytest
 
 from bat_pipeline.contract import DEFAULT_EVENT_TYPES
 from bat_pipeline.quality import suite, validation
-from bat_pipeline.quality.suite import QualityReport, QualitySuiteError
+from bat_pipeline.quality.suite import QualityReport, QualitySuiteError, volume_bounds
 from bat_pipeline.quality.validation import LOCK_FILENAME, validate_events
 
 NOW = datetime(2024, 3, 2, 0, 0)  # the partition is 2024-03-01; "now" is just after it
@@ -409,7 +409,7 @@ def test_empty_partition_fails_on_row_count_only() -> None:
         ((200,), True),  # 100 is exactly the lower bound
         ((202,), False),  # lower bound 101
         ((300, 320, 280), False),  # too few rows
-        ((40, 50, 60), False),  # too many rows: upper bound 75
+        ((40, 50, 60), False),  # too many rows: upper bound 50 + 4 × stdev 10 = 90
     ],
 )
 def test_volume_against_trailing_median(trailing: tuple[int, ...], ok: bool) -> None:
@@ -422,9 +422,39 @@ def test_volume_against_trailing_median(trailing: tuple[int, ...], ok: bool) -> 
 
 
 def test_volume_tolerance_is_configurable() -> None:
-    report = validate(partition(), trailing_counts=(130,), volume_tolerance=0.2)
+    report = validate(
+        partition(), trailing_counts=(130,), volume_tolerance=0.2, volume_noise_sigmas=0
+    )
     assert failed_names(report) == ["volume_vs_trailing"]  # 104..156
-    assert validate(partition(), trailing_counts=(130,), volume_tolerance=0.25).success
+    assert validate(
+        partition(), trailing_counts=(130,), volume_tolerance=0.25, volume_noise_sigmas=0
+    ).success
+
+
+def test_volume_band_widens_to_the_noise_of_small_counts() -> None:
+    # 100 rows after days of about 45: twice the median, outside ± 50 %, but the recent days
+    # swing by a standard deviation of about 15, and 45 + 4 × 15 > 100
+    noisy = (45, 30, 60, 44, 70, 25, 46, 50, 35, 62)
+    assert validate(partition(), trailing_counts=noisy).success
+    tight = validate(partition(), trailing_counts=noisy, volume_noise_sigmas=0)
+    assert failed_names(tight) == ["volume_vs_trailing"]
+    # a steady history keeps the band tight: 45 ± max(22.5, 4 × √45 = 26.8)
+    steady = (45, 46, 44, 45, 47, 43, 45)
+    assert failed_names(validate(partition(), trailing_counts=steady)) == ["volume_vs_trailing"]
+
+
+@pytest.mark.parametrize(
+    ("history", "band"),
+    [
+        ((100,), (50, 150)),  # ± 50 % beats 4 × √100 = 40
+        ((4,), (0, 12)),  # Poisson: 4 × √4 = 8 beats ± 2
+        ((1000, 1010, 990, 1000), (500, 1500)),
+        ((100, 20, 180, 100), (0, 362)),  # 100 + 4 × stdev 65.3, rounded up
+    ],
+)
+def test_volume_bounds(history: tuple[int, ...], band: tuple[int, int]) -> None:
+    low, high, _ = volume_bounds(history, days=7, tolerance=0.5, sigmas=4)
+    assert (low, high) == band
 
 
 def test_no_history_means_no_volume_expectation(clean: pd.DataFrame) -> None:

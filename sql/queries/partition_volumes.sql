@@ -1,13 +1,13 @@
--- For each partition in $keys: its loaded rows and the median of the $days partitions
--- delivered before it (null when it has no history; empty partitions count as missing days).
-with history as (
+-- For each partition in $keys: its loaded rows and the loaded rows of up to $days partitions
+-- delivered before it, newest first (empty partitions count as missing days and are left out).
+with windowed as (
     select
         partition_key,
         rows_loaded,
-        median(nullif(rows_loaded, 0)) over (
+        list(rows_loaded order by partition_key desc) filter (where rows_loaded > 0) over (
             order by partition_key
             rows between $days preceding and 1 preceding
-        ) as trailing_median
+        ) as trailing_rows
     from ingest_log
 ),
 
@@ -15,8 +15,8 @@ final as (
     select
         partition_key,
         rows_loaded as "rows",
-        trailing_median
-    from history
+        coalesce(trailing_rows, []) as trailing_rows
+    from windowed
     where list_contains($keys::varchar[], partition_key)
 )
 

@@ -68,3 +68,11 @@ create table if not exists drift_reports (
     mlflow_run_id varchar,
     checked_at timestamp not null
 );
+
+create table if not exists quality_acceptances (
+    partition_key varchar not null,
+    failed_expectations varchar[],
+    accepted_by varchar not null,
+    reason varchar not null,
+    accepted_at timestamp not null
+);
