@@ -10,7 +10,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from bat_pipeline.contract import CANONICAL_COLUMNS
 from bat_pipeline.errors import ConfigError
@@ -110,6 +117,24 @@ class TaskConfig(_Section):
     def bucket_days(self) -> int:
         return 7 if self.bucket == "week" else 1
 
+    @model_validator(mode="after")
+    def _fits_the_bucket(self) -> TaskConfig:
+        # samples are cut at bucket starts and labelled over whole buckets: with weeks, every
+        # span in days is a whole number of weeks
+        if self.bucket != "week":
+            return self
+        spans = {"horizon_days": self.horizon_days, "cutoff_every_days": self.cutoff_every_days}
+        if self.lookback_days != "auto":
+            spans["lookback_days"] = int(self.lookback_days)
+        for key, days in spans.items():
+            if days % 7:
+                near = sorted({7 * max(1, days // 7), 7 * (days // 7 + 1)})
+                raise ValueError(
+                    f"{key}: with bucket: week it must be a multiple of 7 days, got {days}; "
+                    f"use {' or '.join(map(str, near))}, or bucket: day"
+                )
+        return self
+
     @field_validator("lookback_days", mode="before")
     @classmethod
     def _lookback(cls, value: object) -> object:
@@ -152,6 +177,8 @@ class ModelConfig(_Section):
 class GatesConfig(_Section):
     min_accuracy: float = Field(
         default=0.0,
+        ge=0.0,
+        le=1.0,
         description="Lowest test accuracy to promote (e.g. 0.80); 0 = judged only against the "
         "majority class (must_beat_majority).",
     )
@@ -162,11 +189,13 @@ class GatesConfig(_Section):
     )
     min_balanced_accuracy: float = Field(
         default=0.55,
+        ge=0.0,
+        le=1.0,
         description="Lowest test balanced accuracy (mean recall of both classes; 0.5 = chance), "
         "at the threshold that maximises it on validation.",
     )
     min_auc: float = Field(
-        default=0.6, description="Lowest test ROC AUC to promote (0.5 = chance)."
+        default=0.6, ge=0.0, le=1.0, description="Lowest test ROC AUC to promote (0.5 = chance)."
     )
     max_loss_gap: float = Field(
         default=0.1, description="Highest val_loss - train_loss (overfitting) to promote."
@@ -234,6 +263,12 @@ def parse_config(raw: Any, source: str) -> BatConfig:
                     else sorted(BatConfig.model_fields)
                 )
                 lines.append(f"  {where}: unknown key (allowed here: {', '.join(allowed)})")
+            elif err["type"] == "value_error":  # our own rule: its message says it all
+                message = err["msg"].removeprefix("Value error, ")
+                key, sep, rest = message.partition(": ")
+                if sep and key.isidentifier():  # a cross-field rule names its key first
+                    where, message = f"{where}.{key}", rest
+                lines.append(f"  {where}: {message}")
             else:
                 lines.append(f"  {where}: {err['msg']} (got {err.get('input')!r})")
         raise ConfigError(f"{source}: invalid configuration\n" + "\n".join(lines)) from None

@@ -57,6 +57,11 @@ class BatHome:
     def locks(self) -> Path:
         return self.root / "locks"
 
+    @property
+    def logs(self) -> Path:
+        """Logs of the UI servers and the full traces of failed commands."""
+        return self.root / "logs"
+
     def ensure(self) -> BatHome:
         for folder in (
             self.root,

@@ -183,3 +183,27 @@ def test_lookback_is_a_number_of_days_or_auto(value, parsed):
 def test_a_bad_lookback_says_what_is_allowed(value):
     with pytest.raises(ConfigError, match=r"task\.lookback_days"):
         BatConfig().merged({"task": {"lookback_days": value}})
+
+
+@pytest.mark.parametrize(
+    ("text", "where", "fix"),
+    [
+        ("task: {bucket: week, horizon_days: 90}", "task.horizon_days", "use 84 or 91"),
+        ("task: {bucket: week, cutoff_every_days: 10}", "task.cutoff_every_days", "use 7 or 14"),
+        ("task: {bucket: week, lookback_days: 30}", "task.lookback_days", "use 28 or 35"),
+        ("task: {bucket: week, lookback_days: 3}", "task.lookback_days", "use 7"),
+        ("gates: {min_auc: 1.5}", "gates.min_auc", "less than or equal to 1"),
+        ("gates: {max_regression: -0.1}", "gates.max_regression", "greater than or equal to 0"),
+    ],
+)
+def test_every_cross_field_rule_exits_2_before_anything_is_written(
+    tmp_path, capsys, text, where, fix
+):
+    config = write(tmp_path / "bat.yaml", text + "\n")
+    home = tmp_path / "state"
+    for argv in (["ingest", str(tmp_path)], ["run"], ["drift"]):
+        assert main([*argv, "--config", str(config), "--home", str(home)]) == 2
+        err = capsys.readouterr().err
+        assert f"  {where}: " in err and fix in err, err
+        assert "Traceback" not in err
+    assert not home.exists()

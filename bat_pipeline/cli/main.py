@@ -16,7 +16,7 @@ import warnings
 from collections.abc import Callable, Sequence
 from datetime import date
 
-from bat_pipeline.errors import EXIT_USAGE, ConfigError, UsageError
+from bat_pipeline.errors import EXIT_FAILED, EXIT_USAGE, ConfigError, UsageError
 from bat_pipeline.process_env import PROCESS_ENV, is_set
 
 #: command -> the module that holds its `cmd_<command>(args) -> int`
@@ -74,10 +74,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("paths", nargs="+", metavar="PATH", help="files or folders of files")
 
     p = sub.add_parser(
-        "inspect", help="what a foreign log holds, and the data: config that maps it"
+        "inspect",
+        parents=[common],
+        help="what a foreign log holds, and the data: config that maps it (writes nothing)",
     )
     p.add_argument("paths", nargs="+", metavar="FILE", help="CSV, CSV.gz or Parquet files")
-    p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
 
     p = sub.add_parser(
         "run", parents=[common], help="features -> train -> evaluate -> gates -> promote"
@@ -162,6 +163,31 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         sys.stderr.write("interrupted\n")
         return 130
+    except Exception as exc:  # a command that failed: one line here, the trace in a log file
+        log = _write_trace(args)
+        own = type(exc).__module__.startswith("bat_pipeline") or isinstance(exc, OSError)
+        what = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        if not own:
+            what = f"unexpected {type(exc).__name__}: {what}"
+        sys.stderr.write(f"bat-pipeline {args.command}: {what}\n  full log: {log}\n")
+        return EXIT_FAILED
+
+
+def _write_trace(args: argparse.Namespace) -> str:
+    """Append the current exception's trace to BAT_HOME/logs/cli-errors.log; its path."""
+    import traceback
+
+    from bat_pipeline.home import BatHome
+
+    try:
+        logs = BatHome.from_env(getattr(args, "home", None)).logs
+        logs.mkdir(parents=True, exist_ok=True)
+        path = logs / "cli-errors.log"
+        with path.open("a", encoding="utf-8") as handle:
+            handle.write(f"--- bat-pipeline {' '.join(sys.argv[1:])}\n{traceback.format_exc()}\n")
+        return str(path)
+    except OSError:
+        return "(not written: BAT_HOME/logs is not writable)"
 
 
 def _date(text: str) -> date:

@@ -27,6 +27,9 @@ def _failures(result) -> list[str]:
             while error is not None and error.cause is not None:
                 error = error.cause  # the user code's own exception, not Dagster's wrapper
             text = error.message.strip() if error else "failed"
+            # "dagster._core.definitions.events.Failure: why" -> "why" (a dg.Failure is ours)
+            if error is not None and error.cls_name == "Failure":
+                text = text.split(": ", 1)[-1]
             messages.append(f"{event.step_key}: {text}")
     return messages
 

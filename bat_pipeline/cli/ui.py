@@ -97,7 +97,7 @@ def start(
         "BAT_MLFLOW_UI_URL": servers.mlflow_url,
         "BAT_DAGSTER_UI_URL": servers.dagster_url,
     }
-    log_dir = log_dir or home.root / "logs"
+    log_dir = log_dir or home.logs
     log_dir.mkdir(parents=True, exist_ok=True)
     for name, argv in commands(home, dagster_port, mlflow_port).items():
         log = (log_dir / f"{name}.log").open("ab")

@@ -111,3 +111,39 @@ def test_status_score_rollback_without_models(capsys, tmp_path, bat_home):
     assert code == 1 and "no version" in err
     code, out, _ = run_cli(capsys, "rollback", "--json")
     assert code == 1 and "no previous champion" in json.loads(out)["reason"]
+
+
+def test_wrong_uses_print_one_clear_line_and_no_traceback(tmp_path):
+    """Wrong uses as a new user makes them, through the console script itself: each exits
+    1 or 2 with a message that says what is wrong, and no stack trace on either stream."""
+    home = tmp_path / "state"
+    short = tmp_path / "short"
+    short.mkdir()
+    for day in ("2026-01-01", "2026-01-02"):
+        (short / f"events_{day}.csv").write_text(
+            f"user_id,event_time,event_type\nu1,{day}T10:00:00,purchase\n"
+        )
+    cases = [
+        (["run"], 1, "events table is empty"),
+        (["drift"], 1, "events table is empty"),
+        (["ingest", str(tmp_path / "missing.csv")], 1, "missing.csv: no such file"),
+        (["inspect", str(tmp_path / "missing.csv")], 2, "missing.csv"),
+        (["score", "--out", str(tmp_path / "s.csv")], 1, "no version"),
+        (["quality", "accept", "2026-01-09", "--reason", "x"], 2, "2026-01-09"),
+        (["ingest", str(short)], 0, "2 loaded"),
+        (["run"], 1, "only 0 cutoff(s) fit"),
+        (
+            ["drift", "--reference", "2020-01-01:2020-01-07", "--current", "2020-02-01:2020-02-07"],
+            1,
+            "no events",
+        ),
+    ]
+    bat = [sys.executable, "-m", "bat_pipeline.cli.main"]
+    for argv, code, message in cases:
+        done = subprocess.run(
+            [*bat, *argv, "--home", str(home)], capture_output=True, text=True, timeout=600
+        )
+        output = done.stdout + done.stderr
+        assert done.returncode == code, (argv, output)
+        assert message in output, (argv, output)
+        assert "Traceback" not in output and 'File "' not in output, (argv, output)

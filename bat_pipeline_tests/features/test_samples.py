@@ -278,7 +278,10 @@ def test_week_cutoffs_fall_on_mondays():
     ("horizon", "every"), [(10, 7), (7, 10), (15, 14)], ids=["horizon", "spacing", "both"]
 )
 def test_week_buckets_need_multiples_of_seven(horizon, every):
-    task = TaskConfig(bucket="week", horizon_days=horizon, cutoff_every_days=every)
+    with pytest.raises(ValueError, match="multiple of 7 days"):  # refused at config load
+        TaskConfig(bucket="week", horizon_days=horizon, cutoff_every_days=every)
+    # and by the sample builder, for a task that skipped validation
+    task = TaskConfig.model_construct(bucket="week", horizon_days=horizon, cutoff_every_days=every)
     with pytest.raises(SampleError, match="multiples of 7"):
         choose_cutoffs(START, AS_OF, task)
 
