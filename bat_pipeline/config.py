@@ -207,18 +207,39 @@ class GatesConfig(_Section):
     )
     max_regression: float = Field(
         default=0.01,
+        ge=0.0,
         description="Largest AUC drop versus the current champion (same test window).",
     )
 
 
 class DriftConfig(_Section):
     threshold: float = Field(
-        default=0.2, gt=0.0, description="PSI above which a feature counts as drifted."
+        default=0.2,
+        gt=0.0,
+        description="PSI above which a signal counts as drifted (a material shift). A signal's "
+        "own threshold is raised above it where the two windows are small enough for sampling "
+        "noise alone to reach it (the PSI 99.9 % of calm windows of those sizes stay below), "
+        "so a small shop's calm week is not flagged.",
+    )
+    trigger_groups: tuple[Literal["behaviour", "population", "data"], ...] = Field(
+        default=("behaviour",),
+        description="Signal groups whose drift requests a retrain; the others are reported "
+        "only. behaviour: event mix, transitions, session shape, conversion, value, the "
+        "champion's prediction drift. population: new vs returning customers, device and "
+        "channel mix (a log whose customers were acquired early ages without any change). "
+        "data: rows loaded vs quarantined per reason (a new event type lands here).",
     )
     window_days: int = Field(default=7, ge=1, description="Length of the current drift window.")
     cooldown_hours: float = Field(
         default=24.0, ge=0.0, description="Least time between two drift-triggered retrains."
     )
+
+    @field_validator("trigger_groups")
+    @classmethod
+    def _distinct_groups(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if len(set(value)) != len(value):
+            raise ValueError(f"trigger_groups lists a group twice: {list(value)}")
+        return value
 
 
 class BatConfig(_Section):

@@ -31,15 +31,35 @@ def cmd_drift(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+#: signals listed per group in the text output
+_TEXT_ROWS = 8
+
+
 def _drift_text(p: dict) -> str:
-    lines = [
-        f"reference {p['reference_window']} vs current {p['current_window']}: {p['verdict']}",
-        f"{'feature':<32} {'method':<6} {'score':>7} {'threshold':>9}  drifted",
-    ]
-    lines += [
-        f"{f['name']:<32} {f['method']:<6} {f['score']:>7.3f} {f['threshold']:>9.2f}  {'YES' if f['drifted'] else 'no'}"
-        for f in p["features"][:12]
-    ]
+    """The verdict, then per group (triggering groups first) its signals most moved first:
+    PSI, the threshold it was held to (floor or sampling noise) and the noise alone."""
+    lines = [f"reference {p['reference_window']} vs current {p['current_window']}: {p['verdict']}"]
+    groups = sorted(p["groups"].items(), key=lambda kv: not kv[1]["triggers_retrain"])
+    for group, summary in groups:
+        role = "decides retraining" if summary["triggers_retrain"] else "reported only"
+        state = "DRIFTED" if summary["drifted"] else "calm"
+        lines += [
+            "",
+            f"{group} ({role}): {state}, {summary['signals']} signals",
+            f"  {'signal':<30} {'PSI':>7} {'threshold':>9} {'noise':>7}  drifted",
+        ]
+        members = [f for f in p["features"] if f["group"] == group]
+        lines += [
+            f"  {f['name']:<30} {f['score']:>7.3f} {f['threshold']:>9.3f} "
+            f"{_noise(f):>7}  {'YES' if f['drifted'] else 'no'}"
+            for f in members[:_TEXT_ROWS]
+        ]
+    lines += [f"note: {note}" for note in p.get("notes", [])]
     lines.append(f"report: {p['report_html']}")
     lines.append(f"MLflow: {p['mlflow_run_url']}")
     return "\n".join(lines)
+
+
+def _noise(f: dict) -> str:
+    noise = f["extra"].get("noise_psi")
+    return "" if noise is None else f"{noise:.3f}"

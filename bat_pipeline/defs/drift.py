@@ -69,9 +69,11 @@ class DriftRunConfig(dg.Config):
     deps=["events"],
     group_name=MONITORING,
     kinds={"duckdb", "mlflow"},
-    description="Drift of the newest days against the champion's training data: per-feature PSI "
-    "(+ Jensen-Shannon, Wasserstein), event mix, transitions, session length, time between "
-    "events, score drift and realised performance; HTML + JSON, logged to MLflow.",
+    description="Drift of the newest days against the champion's training data, grouped: "
+    "behaviour (per-feature PSI + Jensen-Shannon, Wasserstein; event mix, transitions, session "
+    "length, time between events, score drift), population (new vs returning, device, channel) "
+    "and data (load outcomes); each threshold raised to the windows' sampling noise; realised "
+    "performance; HTML + JSON, logged to MLflow.",
 )
 def drift_report(
     config: DriftRunConfig,
@@ -95,14 +97,26 @@ def drift_report(
     return dg.MaterializeResult(
         metadata={
             "drift_detected": dg.BoolMetadataValue(report["drift_detected"]),
+            "trigger_groups": dg.TextMetadataValue(", ".join(report["trigger_groups"])),
+            "groups_moved": dg.TextMetadataValue(
+                ", ".join(g for g, s in report["groups"].items() if s["drifted"]) or "none"
+            ),
             "verdict": dg.TextMetadataValue(report["verdict"]),
             "max_psi": rounded(max((f["score"] for f in report["features"]), default=0.0)),
             "drifted_features": dg.IntMetadataValue(sum(f["drifted"] for f in report["features"])),
             "top_features": dg.MarkdownMetadataValue(
                 markdown_table(
-                    ["feature", "method", "score", "threshold", "drifted"],
+                    ["feature", "group", "method", "score", "threshold", "noise", "drifted"],
                     [
-                        (f["name"], f["method"], f["score"], f["threshold"], f["drifted"])
+                        (
+                            f["name"],
+                            f["group"],
+                            f["method"],
+                            f["score"],
+                            f["threshold"],
+                            f["extra"].get("noise_psi"),
+                            f["drifted"],
+                        )
                         for f in top
                     ],
                 )

@@ -1,4 +1,4 @@
-"""Sensors: new landing files -> ingest runs; drift beyond threshold -> a retrain run.
+"""Sensors: new landing files -> ingest runs; behaviour drift beyond threshold -> a retrain run.
 
 Cursors move only in the SensorResult that also carries the run requests, so a sensor that
 raises leaves its cursor unchanged and the next tick retries.
@@ -75,8 +75,10 @@ def landing_sensor(
     minimum_interval_seconds=300,
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="Compares the newest drift.window_days of events with the champion's reference "
-    "profile; drift over drift.threshold on healthy data requests one retrain per window "
-    "(run key drift:<window>), at most one per drift.cooldown_hours.",
+    "profile; drift of a drift.trigger_groups signal (behaviour by default) over its threshold "
+    "(drift.threshold, raised to the windows' sampling noise) on healthy data requests one "
+    "retrain per window (run key drift:<window>), at most one per drift.cooldown_hours; "
+    "population and data drift are reported in the tick's reason.",
 )
 def drift_sensor(
     context: dg.SensorEvaluationContext,

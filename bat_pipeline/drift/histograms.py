@@ -9,6 +9,8 @@ from typing import Any
 
 import numpy as np
 
+from bat_pipeline.drift.statistics import design_effect
+
 #: reference quantiles used as bin edges: deciles, so at most 10 bins (fewer when tied).
 EDGE_PROBS: tuple[float, ...] = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
 #: quantiles stored with each histogram (0 %, 1 %, ..., 100 %) for the Wasserstein distance.
@@ -23,7 +25,9 @@ class Histogram:
     Bin i holds `edges[i-1] < x <= edges[i]` (the first bin is open below, the last open
     above), so there is one count more than edges. `missing` counts undefined values (e.g.
     value per purchase on a day without purchases). `quantiles` are the 0 %, 1 %, ..., 100 %
-    points of the defined values and `mean` their mean; both None when there are none.
+    points of the defined values and `mean` their mean; both None when there are none. `deff`
+    is the design effect of the counts (`statistics.design_effect`, from random groups of
+    users), None when unknown.
     """
 
     edges: list[float]
@@ -31,6 +35,7 @@ class Histogram:
     missing: int = 0
     quantiles: list[float] | None = None
     mean: float | None = None
+    deff: float | None = None
 
     @classmethod
     def from_values(
@@ -38,11 +43,13 @@ class Histogram:
         values: Sequence[float] | np.ndarray,
         weights: Sequence[float] | np.ndarray | None = None,
         edges: Sequence[float] | None = None,
+        groups: Sequence[int] | np.ndarray | None = None,
     ) -> Histogram:
         """Histogram of `values` (NaN = missing), each counted `weights` times (default once).
 
         Without `edges` the deciles of the defined values become the edges (ties merged); pass
-        the reference's edges to bin another window the same way.
+        the reference's edges to bin another window the same way. `groups` (the random user
+        group of each value) gives the design effect.
         """
         # sorted once: quantiles and bin counts are then binary searches, not passes over x
         xs, ws, missing = _sorted_defined(values, weights)
@@ -61,6 +68,7 @@ class Histogram:
             missing=missing,
             quantiles=None if quantiles is None else [float(q) for q in quantiles],
             mean=float(np.dot(xs, ws) / total) if xs.size else None,
+            deff=None if groups is None else _group_deff(values, weights, edges_arr, groups),
         )
 
     @property
@@ -75,6 +83,7 @@ class Histogram:
             "missing": self.missing,
             "quantiles": self.quantiles,
             "mean": self.mean,
+            "deff": self.deff,
         }
 
     @classmethod
@@ -85,7 +94,26 @@ class Histogram:
             missing=int(data.get("missing", 0)),
             quantiles=data.get("quantiles"),
             mean=data.get("mean"),
+            deff=data.get("deff"),
         )
+
+
+def _group_deff(
+    values: Sequence[float] | np.ndarray,
+    weights: Sequence[float] | np.ndarray | None,
+    edges: np.ndarray,
+    groups: Sequence[int] | np.ndarray,
+) -> float | None:
+    """Design effect of the bin counts (missing values as one more bin) per user group."""
+    x = np.asarray(values, dtype=float)
+    g = np.asarray(groups, dtype=np.int64)
+    w = np.ones_like(x) if weights is None else np.asarray(weights, dtype=float)
+    bins = len(edges) + 2
+    # right-closed bins as in `from_values`; the last column holds the missing values
+    index = np.where(np.isfinite(x), np.searchsorted(edges, x, side="left"), bins - 1)
+    size = (int(g.max()) + 1 if g.size else 1) * bins
+    counts = np.bincount(g * bins + index, weights=w, minlength=size).reshape(-1, bins)
+    return design_effect(counts)
 
 
 def _sorted_defined(

@@ -3,14 +3,16 @@
 Three queries per window (`sql/queries/drift_*.sql`): `drift_mix` (exact event counts per event type, device, channel),
 `drift_user_days` (one row of behaviour features per user and active day) and
 `drift_sequences` (consecutive event pairs within sessions, with gaps and session lengths).
-Only their small results reach Python, where they are binned into histograms.
+Only their small results reach Python, where they are binned into histograms. Every count is
+also kept per random group of users (`statistics.USER_GROUPS`), whose spread gives each
+distribution's design effect: how much noisier the window is than its count of events says.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
@@ -18,13 +20,17 @@ import numpy as np
 
 from bat_pipeline.data.sqlfiles import query
 from bat_pipeline.drift.histograms import Histogram
+from bat_pipeline.drift.statistics import USER_GROUPS, design_effect, group_matrix
 
 #: pseudo event types that open and close every session in the transition counts.
 SESSION_START = "<start>"
 SESSION_END = "<end>"
 #: category name for an empty categorical value.
 MISSING = "(missing)"
-PROFILE_VERSION = 1
+PROFILE_VERSION = 2
+#: older profile versions still read (version 1 has no design effects: noise is then taken
+#: from the other window, see `statistics.null_draws`)
+READABLE_VERSIONS = (1, PROFILE_VERSION)
 
 
 @dataclass
@@ -40,7 +46,10 @@ class Profile:
     - `session_length`: events per session; `inter_event_gap`: log2(1 + seconds) between
       consecutive events of a session;
     - `n_events` (exact), `n_user_days` and `n_sessions` (in the sample), `sample_rate` (share
-      of users profiled, 1.0 = all; users are picked by a hash of user_id).
+      of users profiled, 1.0 = all; users are picked by a hash of user_id);
+    - `mix_deff` {dimension: design effect} and `transition_deff` {source: design effect} of
+      the mix and of each source's next events (histograms carry their own); empty when the
+      profile predates them.
     """
 
     start: date
@@ -54,6 +63,8 @@ class Profile:
     session_length: Histogram
     inter_event_gap: Histogram
     sample_rate: float = 1.0
+    mix_deff: dict[str, float | None] = field(default_factory=dict)
+    transition_deff: dict[str, float | None] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-serialisable dict (dates as ISO strings); `from_dict` reads it back."""
@@ -70,13 +81,17 @@ class Profile:
             "transitions": self.transitions,
             "session_length": self.session_length.to_dict(),
             "inter_event_gap": self.inter_event_gap.to_dict(),
+            "mix_deff": self.mix_deff,
+            "transition_deff": self.transition_deff,
         }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Profile:
         version = data.get("version")
-        if version != PROFILE_VERSION:
-            raise ValueError(f"profile version {version!r} is not {PROFILE_VERSION}; rebuild it")
+        if version not in READABLE_VERSIONS:
+            raise ValueError(
+                f"profile version {version!r} is not one of {READABLE_VERSIONS}; rebuild it"
+            )
         return cls(
             start=date.fromisoformat(data["start"]),
             end=date.fromisoformat(data["end"]),
@@ -91,6 +106,8 @@ class Profile:
             },
             session_length=Histogram.from_dict(data["session_length"]),
             inter_event_gap=Histogram.from_dict(data["inter_event_gap"]),
+            mix_deff=dict(data.get("mix_deff", {})),
+            transition_deff=dict(data.get("transition_deff", {})),
         )
 
     def summary(self) -> dict[str, Any]:
@@ -149,8 +166,8 @@ def build_profile(
     be compared; without, the window's own deciles become the edges. `max_events=None` reads
     every event however many there are.
     """
-    window: dict[str, Any] = {"window_start": start, "window_end": end}
-    mix = _mix(con, window)
+    window: dict[str, Any] = {"window_start": start, "window_end": end, "user_groups": USER_GROUPS}
+    mix, mix_deff = _mix(con, window)
     n_events = sum(mix.get("event_type", {}).values())
     window["sample_rate"] = sample_rate(n_events, max_events)
     days = con.execute(
@@ -162,33 +179,45 @@ def build_profile(
             "mobile_device": mobile_device,
         },
     ).fetchnumpy()
+    groups = np.asarray(days["user_group"], dtype=np.int64)
     features = {
-        name: Histogram.from_values(_floats(days[name]), edges=_edges(reference, name))
+        name: Histogram.from_values(
+            _floats(days[name]), edges=_edges(reference, name), groups=groups
+        )
         for name in USER_DAY_FEATURES
     }
     rows = con.execute(query("drift_sequences"), window | {"session_start": SESSION_START})
-    transitions, lengths, gaps = _sequences(rows.fetchall())
+    transitions, transition_deff, lengths, gaps = _sequences(rows.fetchall())
     return Profile(
         start=start,
         end=end,
         n_events=n_events,
         n_user_days=len(days["events"]),
-        n_sessions=int(sum(lengths.values())),
+        n_sessions=int(sum(n for _, n in lengths)),
         features=features,
         mix=mix,
         transitions=transitions,
         session_length=_weighted(lengths, reference.session_length if reference else None),
         inter_event_gap=_weighted(gaps, reference.inter_event_gap if reference else None),
         sample_rate=window["sample_rate"],
+        mix_deff=mix_deff,
+        transition_deff=transition_deff,
     )
 
 
-def _mix(con: Any, window: dict[str, Any]) -> dict[str, dict[str, int]]:
-    """{dimension: {category: events}} from `drift_mix`; an empty value becomes MISSING."""
-    mix: dict[str, dict[str, int]] = defaultdict(dict)
-    for category, n, dimension in con.execute(query("drift_mix"), window).fetchall():
-        mix[dimension][MISSING if category is None else category] = int(n)
-    return dict(mix)
+def _mix(
+    con: Any, window: dict[str, Any]
+) -> tuple[dict[str, dict[str, int]], dict[str, float | None]]:
+    """{dimension: {category: events}} from `drift_mix` (an empty value becomes MISSING), and
+    each dimension's design effect over the user groups."""
+    per_group: dict[str, dict[str, dict[int, int]]] = defaultdict(lambda: defaultdict(dict))
+    for category, n, dimension, group in con.execute(query("drift_mix"), window).fetchall():
+        per_group[dimension][MISSING if category is None else category][int(group)] = int(n)
+    mix = {
+        dim: {cat: sum(by_group.values()) for cat, by_group in cats.items()}
+        for dim, cats in per_group.items()
+    }
+    return mix, {dim: design_effect(group_matrix(cats)) for dim, cats in per_group.items()}
 
 
 def _floats(column: np.ndarray) -> np.ndarray:
@@ -205,25 +234,43 @@ def _edges(reference: Profile | None, name: str) -> list[float] | None:
 
 
 def _sequences(
-    rows: list[tuple[str, str, float | None, int | None, int]],
-) -> tuple[dict[str, dict[str, int]], dict[int, int], dict[float, int]]:
+    rows: list[tuple[str, str, float | None, int | None, int, int]],
+) -> tuple[
+    dict[str, dict[str, int]],
+    dict[str, float | None],
+    list[tuple[tuple[int, int], int]],
+    list[tuple[tuple[float, int], int]],
+]:
     """`drift_sequences` rows -> transition counts (with SESSION_END after each session's last
-    event), {session length: sessions} and {log2 gap: event pairs}."""
-    transitions: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-    lengths: dict[int, int] = defaultdict(int)
-    gaps: dict[float, int] = defaultdict(int)
-    for source, target, gap, session_events, n in rows:
-        transitions[source][target] += n
+    event), each source's design effect, and ((session length, group), sessions) and
+    ((log2 gap, group), event pairs) pairs."""
+    cells: dict[str, dict[str, dict[int, int]]] = defaultdict(
+        lambda: defaultdict(lambda: defaultdict(int))
+    )
+    lengths: dict[tuple[int, int], int] = defaultdict(int)
+    gaps: dict[tuple[float, int], int] = defaultdict(int)
+    for source, target, gap, session_events, group, n in rows:
+        cells[source][target][int(group)] += n
         if session_events is not None:
-            transitions[target][SESSION_END] += n
-            lengths[int(session_events)] += n
+            cells[target][SESSION_END][int(group)] += n
+            lengths[(int(session_events), int(group))] += n
         if gap is not None:
-            gaps[float(gap)] += n
-    plain = {s: dict(sorted(row.items())) for s, row in sorted(transitions.items())}
-    return plain, dict(lengths), dict(gaps)
+            gaps[(float(gap), int(group))] += n
+    plain = {
+        s: {t: sum(by_group.values()) for t, by_group in sorted(row.items())}
+        for s, row in sorted(cells.items())
+    }
+    deff = {s: design_effect(group_matrix(row)) for s, row in sorted(cells.items())}
+    return plain, deff, list(lengths.items()), list(gaps.items())
 
 
-def _weighted(counts: dict[Any, int], reference: Histogram | None) -> Histogram:
-    values = np.fromiter(counts.keys(), dtype=float, count=len(counts))
-    weights = np.fromiter(counts.values(), dtype=float, count=len(counts))
-    return Histogram.from_values(values, weights, edges=reference.edges if reference else None)
+def _weighted(
+    counts: list[tuple[tuple[float, int], int]], reference: Histogram | None
+) -> Histogram:
+    """Histogram of ((value, user group), count) pairs."""
+    values = np.array([v for (v, _), _ in counts], dtype=float)
+    groups = np.array([g for (_, g), _ in counts], dtype=np.int64)
+    weights = np.array([n for _, n in counts], dtype=float)
+    return Histogram.from_values(
+        values, weights, edges=reference.edges if reference else None, groups=groups
+    )

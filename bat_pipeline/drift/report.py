@@ -12,10 +12,11 @@ from typing import Any
 
 import numpy as np
 
-from bat_pipeline.drift.comparisons import transition_probabilities, transition_states
+from bat_pipeline.drift.groups import GROUP_DESCRIPTIONS, GROUPS
 from bat_pipeline.drift.histograms import Histogram
 from bat_pipeline.drift.profiles import USER_DAY_FEATURES, Profile
 from bat_pipeline.drift.results import DriftResult, FeatureDrift
+from bat_pipeline.drift.transitions import transition_probabilities, transition_states
 
 REPORT_HTML = "drift_report.html"
 REPORT_JSON = "drift_report.json"
@@ -27,12 +28,16 @@ _SEQUENCE_DESCRIPTIONS = {
     "event_transitions": "P(next event | event) within sessions",
     "prediction_score": "the champion's predicted probability",
 }
+_MIX_DESCRIPTIONS = {
+    "user_age_mix": "share of active user-days from new customers (first seen < 14 days before)",
+    "load_outcome_mix": "share of rows loaded vs quarantined per reason",
+}
 _CSS = """
 body{font-family:system-ui,sans-serif;margin:2rem;max-width:1200px;color:#222}
 table{border-collapse:collapse;font-size:.9rem}td,th{padding:.25rem .6rem;border-bottom:1px solid #ddd;
 text-align:left}td.num{text-align:right;font-variant-numeric:tabular-nums}
 tr.drifted{background:#fde8e8}.badge{padding:.2rem .6rem;border-radius:.3rem;color:#fff}
-.yes{background:#c0392b}.no{background:#27ae60}img{max-width:100%}
+.yes{background:#c0392b}.no{background:#27ae60}.info{background:#d68910}img{max-width:100%}
 """
 
 
@@ -81,9 +86,41 @@ def _page(result: DriftResult, plots: dict[str, bytes | None]) -> str:
         f"<h1>Drift report {badge}</h1>"
         f"<p>{html.escape(result.verdict)}</p>"
         f"<p>Reference {_window(ref)}<br>Current {_window(cur)}</p>"
-        f"<h2>Features, most drifted first</h2>{_table(result.features)}"
-        f"{images}</body></html>"
+        "<p>Each signal is held to its own threshold: the configured PSI floor "
+        f"({result.threshold:g}), raised where the windows are small enough for sampling noise "
+        "alone to reach it; <em>noise</em> is the PSI expected if nothing had changed.</p>"
+        f"{_groups(result)}{_notes(result.notes)}{images}</body></html>"
     )
+
+
+def _groups(result: DriftResult) -> str:
+    """One section per signal group, its signals most drifted first."""
+    sections = []
+    for group in GROUPS:
+        members = result.in_group(group)
+        if not members:
+            continue
+        triggers = group in result.trigger_groups
+        drifted = any(f.drifted for f in members)
+        badge = (
+            ('<span class="badge yes">drifted</span>' if triggers else
+             '<span class="badge info">moved, reported only</span>')
+            if drifted
+            else '<span class="badge no">calm</span>'
+        )  # fmt: skip
+        role = "decides retraining" if triggers else "reported only, not a retrain trigger"
+        sections.append(
+            f"<h2>{html.escape(group)} ({role}) {badge}</h2>"
+            f"<p>{html.escape(GROUP_DESCRIPTIONS[group])}</p>{_table(members)}"
+        )
+    return "".join(sections)
+
+
+def _notes(notes: list[str]) -> str:
+    if not notes:
+        return ""
+    items = "".join(f"<li>{html.escape(n)}</li>" for n in notes)
+    return f"<h2>Not compared</h2><ul>{items}</ul>"
 
 
 def _window(summary: dict[str, Any]) -> str:
@@ -100,7 +137,7 @@ def _window(summary: dict[str, Any]) -> str:
 def _table(features: list[FeatureDrift]) -> str:
     head = (
         "<tr><th>feature</th><th>what it is</th><th>method</th><th>score</th>"
-        "<th>threshold</th><th>drifted</th><th>JS</th><th>Wasserstein</th>"
+        "<th>threshold</th><th>noise</th><th>drifted</th><th>JS</th><th>Wasserstein</th>"
         "<th>mean ref → cur</th></tr>"
     )
     rows = []
@@ -112,7 +149,8 @@ def _table(features: list[FeatureDrift]) -> str:
         rows.append(
             f'<tr class="{"drifted" if f.drifted else ""}"><td>{html.escape(f.name)}</td>'
             f"<td>{html.escape(description)}</td><td>{html.escape(f.method)}</td>"
-            f'<td class="num">{f.score:.4f}</td><td class="num">{f.threshold:g}</td>'
+            f'<td class="num">{f.score:.4f}</td><td class="num">{f.threshold:.4f}</td>'
+            f'<td class="num">{_number(f.extra.get("noise_psi"))}</td>'
             f"<td>{'yes' if f.drifted else 'no'}</td>"
             f'<td class="num">{_number(f.extra.get("js"))}</td>'
             f'<td class="num">{_number(f.extra.get("wasserstein"))}</td>'
@@ -124,7 +162,11 @@ def _table(features: list[FeatureDrift]) -> str:
 def _describe(f: FeatureDrift) -> str:
     """What the feature is, plus what moved for categorical and transition features."""
     if f.kind == "mix":
-        return "share of events per category; new: " + (", ".join(f.extra["unseen"]) or "none")
+        what = _MIX_DESCRIPTIONS.get(f.name, "share of events per category")
+        text = f"{what}; new: " + (", ".join(f.extra["unseen"]) or "none")
+        if f.extra.get("vanished"):
+            text += "; gone: " + ", ".join(f.extra["vanished"])
+        return text
     text = USER_DAY_FEATURES.get(f.name) or _SEQUENCE_DESCRIPTIONS.get(f.name, "")
     if f.name.startswith("next_after_"):
         text = f"P(next event | {f.name.removeprefix('next_after_')}) within sessions"

@@ -3,14 +3,17 @@
 - A reference profile is stored for every trained model (table `reference_profiles` and an
   MLflow artifact), so drift is always measured against what the champion learned from.
 - `drift_check` compares a current window with the champion's reference, adding the share of
-  rows quarantined per reason (a new event type never reaches `events`: it is quarantined as
-  `unknown_event_type`) and the share of active user-days from new users (a wave of new
-  customers changes who is active before it changes what they do).
+  rows quarantined per reason (data group: a new event type never reaches `events`, it is
+  quarantined as `unknown_event_type`) and the share of active user-days from new users
+  (population group: a wave of new customers changes who is active before it changes what
+  they do, and a log whose customers were acquired early ages without any change at all).
 """
 
 from __future__ import annotations
 
 import json
+from collections import defaultdict
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
@@ -18,8 +21,10 @@ import duckdb
 
 from bat_pipeline.data.sqlfiles import query, statement
 from bat_pipeline.drift.comparisons import compare_mix, compare_profiles
+from bat_pipeline.drift.groups import DEFAULT_TRIGGER_GROUPS
 from bat_pipeline.drift.profiles import Profile, build_profile
-from bat_pipeline.drift.results import DriftResult, FeatureDrift
+from bat_pipeline.drift.results import DriftResult, EmptyWindowError, FeatureDrift
+from bat_pipeline.drift.statistics import USER_GROUPS, design_effect, group_matrix
 
 #: days at the end of a model's training data that make its reference profile
 REFERENCE_DAYS = 28
@@ -84,38 +89,76 @@ def load_reference(con: duckdb.DuckDBPyConnection, model_version: str) -> Profil
     return Profile.from_dict(json.loads(rows[0][0])) if rows else None
 
 
-def quarantine_mix(con: duckdb.DuckDBPyConnection, window: Window) -> dict[str, int]:
-    """{'loaded': n, '<reason>': n, ...} for the partitions of a window."""
-    rows = con.execute(query("window_load_mix"), {"keys": window.keys}).fetchall()
-    return {str(k): int(n) for k, n in rows}
+#: {category: count} of a window, and the design effect of those counts (None: unknown)
+Mix = tuple[dict[str, int], float | None]
+
+
+def _grouped(rows: list[tuple[str, object, int]]) -> Mix:
+    """(category, group, n) rows as ({category: n}, design effect over the groups)."""
+    cells: dict[str, dict[object, int]] = defaultdict(dict)
+    for category, group, n in rows:
+        cells[str(category)][group] = int(n)
+    numbered = {g: i for i, g in enumerate(sorted({g for c in cells.values() for g in c}))}
+    per_group = {c: {numbered[g]: n for g, n in by.items()} for c, by in cells.items()}
+    counts = {c: sum(by.values()) for c, by in cells.items()}
+    return counts, design_effect(group_matrix(per_group, max(len(numbered), 1)))
+
+
+def quarantine_mix(con: duckdb.DuckDBPyConnection, window: Window) -> Mix:
+    """{'loaded': n, '<reason>': n, ...} for the partitions of a window; the partitions are the
+    groups of its design effect (a bad file quarantines many rows of one day)."""
+    return _grouped(con.execute(query("window_load_mix"), {"keys": window.keys}).fetchall())
 
 
 #: a user is 'new' on the days less than this many days after their first event
 NEW_USER_DAYS = 14
 
 
-def user_age_mix(con: duckdb.DuckDBPyConnection, window: Window) -> dict[str, int]:
-    """{'new': active user-days of new users, 'returning': the others} in a window."""
+def user_age_mix(con: duckdb.DuckDBPyConnection, window: Window) -> Mix:
+    """{'new': active user-days of new users, 'returning': the others} in a window, with the
+    design effect over random groups of users."""
     rows = con.execute(
         query("window_user_age_mix"),
-        {"window_start": window.start, "window_end": window.end, "new_days": NEW_USER_DAYS},
+        {
+            "window_start": window.start,
+            "window_end": window.end,
+            "new_days": NEW_USER_DAYS,
+            "user_groups": USER_GROUPS,
+        },
     ).fetchall()
-    return {str(k): int(n) for k, n in rows}
+    return _grouped(rows)
+
+
+#: the window-level mixes `drift_check` adds to the profiles' signals
+WINDOW_MIXES: dict[str, Callable[[duckdb.DuckDBPyConnection, Window], Mix]] = {
+    "load_outcome_mix": quarantine_mix,
+    "user_age_mix": user_age_mix,
+}
 
 
 def drift_check(
-    con: duckdb.DuckDBPyConnection, reference: Profile, current: Window, threshold: float
+    con: duckdb.DuckDBPyConnection,
+    reference: Profile,
+    current: Window,
+    threshold: float,
+    trigger_groups: Sequence[str] = DEFAULT_TRIGGER_GROUPS,
 ) -> tuple[DriftResult, Profile]:
-    """Drift of the current window against a stored reference profile."""
+    """Drift of the current window against a stored reference profile, with the load outcome
+    and user age mixes; a mix with nothing counted on a side is left out with a note."""
     profile = build_window_profile(con, current, reference)
-    result = compare_profiles(reference, profile, threshold)
+    result = compare_profiles(reference, profile, threshold, trigger_groups)
     ref_window = Window(reference.start, reference.end)
     extra: list[FeatureDrift] = []
-    for name, mix in (("load_outcome_mix", quarantine_mix), ("user_age_mix", user_age_mix)):
-        ref_mix, cur_mix = mix(con, ref_window), mix(con, current)
-        if ref_mix and cur_mix:
-            extra.append(compare_mix(name, ref_mix, cur_mix, threshold))
-    return (result.with_features(*extra) if extra else result), profile
+    notes: list[str] = []
+    for name, mix in WINDOW_MIXES.items():
+        (ref_mix, ref_deff), (cur_mix, cur_deff) = mix(con, ref_window), mix(con, current)
+        try:
+            extra.append(compare_mix(name, ref_mix, cur_mix, threshold, ref_deff, cur_deff))
+        except EmptyWindowError as exc:
+            notes.append(f"{exc}: not compared")
+    out = result.with_features(*extra)
+    out.notes.extend(notes)
+    return out, profile
 
 
 def quality_failures(con: duckdb.DuckDBPyConnection, window: Window) -> list[str]:

@@ -1,4 +1,8 @@
-"""A drift report (CLI `drift` and the `drift_report` asset): compare, render, log, record."""
+"""A drift report (CLI `drift` and the `drift_report` asset): compare, render, log, record.
+
+The report's JSON is `DriftResult.to_dict()` (features with their group, calibrated threshold
+and noise; the per-group summary) plus the windows, the champion, its realised performance
+and where the report and the MLflow run are."""
 
 from __future__ import annotations
 
@@ -85,7 +89,7 @@ def run_drift_report(
 ) -> dict:
     """Compare windows, write HTML+JSON under BAT_HOME/reports/drift/, log to MLflow, record."""
     champion = _champion(store)
-    threshold = cfg.drift.threshold
+    threshold, triggers = cfg.drift.threshold, cfg.drift.trigger_groups
     with reader(db_path) as con:
         last_day = fetch_one(con, query("last_data_day"))[0]
         if last_day is None:
@@ -101,7 +105,7 @@ def run_drift_report(
         else:
             ref_profile = build_window_profile(con, reference)
         ref_window = Window(ref_profile.start, ref_profile.end)
-        result, cur_profile = drift_check(con, ref_profile, current, threshold)
+        result, cur_profile = drift_check(con, ref_profile, current, threshold, triggers)
         realised = None
         if champion is not None:
             score = _score_drift(con, champion, ref_window, current, threshold)
@@ -125,7 +129,8 @@ def run_drift_report(
     run_id = _log_to_mlflow(store, payload, out_dir)
     payload["mlflow_run_id"] = run_id
     payload["mlflow_run_url"] = store.run_url(run_id)
-    top = result.features[0] if result.features else None
+    # the signal recorded as top: the strongest that decided, else the strongest of any group
+    top = (result.triggering or result.features or [None])[0]
     with writer(db_path) as con:
         con.execute(
             statement("insert_drift_report"),
@@ -161,6 +166,10 @@ def _log_to_mlflow(store: TrackingStore, payload: dict, out_dir: Path) -> str:
                 "bat.reference_window": payload["reference_window"],
                 "bat.current_window": payload["current_window"],
                 "bat.champion_version": str(payload["champion_version"]),
+                "bat.drift_trigger_groups": ",".join(payload["trigger_groups"]),
+                "bat.drift_groups_moved": ",".join(
+                    g for g, summary in payload["groups"].items() if summary["drifted"]
+                ),
                 "mlflow.note.content": payload["verdict"],
             },
         ),
@@ -168,10 +177,23 @@ def _log_to_mlflow(store: TrackingStore, payload: dict, out_dir: Path) -> str:
     )
     run_id = run.info.run_id
     now = int(datetime.now(UTC).timestamp() * 1000)
+    # per signal its PSI and the threshold it was held to; per group the largest score/threshold
     metrics = [
-        Metric(f"drift/{f['name']}", float(f["score"]), now, 0)
+        Metric(f"drift/{f['name']}{suffix}", float(f[key]), now, 0)
         for f in payload["features"]
-        if np.isfinite(f["score"])
+        for key, suffix in (("score", ""), ("threshold", "/threshold"))
+        if np.isfinite(f[key])
+    ]
+    metrics += [
+        Metric(f"drift_group/{group}/max_severity", max(severities), now, 0)
+        for group in payload["groups"]
+        if (
+            severities := [
+                f["severity"]
+                for f in payload["features"]
+                if f["group"] == group and np.isfinite(f["severity"])
+            ]
+        )
     ]
     retry(lambda: client.log_batch(run_id, metrics=metrics[:900]), "log drift scores")
     retry(

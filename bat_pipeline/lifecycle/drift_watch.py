@@ -25,8 +25,9 @@ from bat_pipeline.policy.retrain import DriftObservation, RetrainDecision, next_
 class DriftWatch(Protocol):
     """The drift sensor's view of the world."""
 
-    def observe(self, window_days: int, threshold: float) -> DriftObservation:
-        """The newest `window_days` of events against the champion's reference profile."""
+    def observe(self, cfg: DriftConfig) -> DriftObservation:
+        """The newest `cfg.window_days` of events against the champion's reference profile,
+        scored with `cfg.threshold` and decided by `cfg.trigger_groups`."""
         ...
 
 
@@ -37,7 +38,7 @@ class WarehouseDriftWatch:
     warehouse: Path
     store: TrackingStore
 
-    def observe(self, window_days: int, threshold: float) -> DriftObservation:
+    def observe(self, cfg: DriftConfig) -> DriftObservation:
         if not self.warehouse.is_file():
             return DriftObservation(skip="no warehouse yet: nothing ingested")
         champion = alias_version(self.store, CHAMPION)
@@ -48,7 +49,7 @@ class WarehouseDriftWatch:
                 last_day = fetch_one(con, query("last_data_day"))[0]
                 if last_day is None:
                     return DriftObservation(skip="no events yet")
-                window = current_window(last_day, window_days)
+                window = current_window(last_day, cfg.window_days)
                 reference = load_reference(con, champion)
                 if reference is None:
                     return DriftObservation(
@@ -62,7 +63,9 @@ class WarehouseDriftWatch:
                         window, skip=f"window {window} overlaps the champion's training data"
                     )
                 try:
-                    result, _ = drift_check(con, reference, window, threshold)
+                    result, _ = drift_check(
+                        con, reference, window, cfg.threshold, cfg.trigger_groups
+                    )
                 except EmptyWindowError as exc:
                     return DriftObservation(window, failed_partitions=[f"{window} ({exc})"])
                 return DriftObservation(window, result=result)
@@ -76,5 +79,5 @@ def check_drift(
     """One tick: what the watch sees, the retrain decision and the new cursor state.
 
     Raises on unexpected errors, so that a sensor's cursor does not move."""
-    observation = watch.observe(cfg.window_days, cfg.threshold)
+    observation = watch.observe(cfg)
     return next_tick(state, observation, timedelta(hours=cfg.cooldown_hours), now)

@@ -1,7 +1,11 @@
 """The drift sensor's decision at each tick: retrain or not, and the cursor it keeps.
 
-Only drift on healthy data requests a retrain, once per window and never within the cooldown
-after the last request; failed quality checks block retraining instead of triggering it.
+Only drift of the trigger groups (`drift.trigger_groups`, behaviour by default: what customers
+do, and the champion's predictions) on healthy data requests a retrain, once per window and
+never within the cooldown after the last request. Population drift (who is active: new vs
+returning customers, device, channel) and data drift (load outcomes) are reported in the reason
+but request nothing unless configured as triggers; failed quality checks block retraining
+instead of triggering it.
 """
 
 from __future__ import annotations
@@ -80,7 +84,8 @@ def next_tick(
     """The decision for one tick and the sensor's new cursor state.
 
     `state` is the previous cursor: {"requested": [windows], "last_request_at": iso | None,
-    "last_checked": window, "last_checked_at": iso, "last_drift_detected": bool}.
+    "last_checked": window, "last_checked_at": iso, "last_drift_detected": bool (drift in a
+    trigger group), "last_groups_moved": [groups with a drifted signal, triggering or not]}.
     """
     new_state = {**state, "last_checked_at": now.isoformat()}
     window = observation.window
@@ -103,6 +108,7 @@ def next_tick(
     new_state["last_checked"] = str(window)
     if result is not None:
         new_state["last_drift_detected"] = result.drift_detected
+        new_state["last_groups_moved"] = sorted({f.group for f in result.drifted})
     if decision.request:
         new_state["requested"] = [*requested, str(window)][-MAX_REMEMBERED_WINDOWS:]
         new_state["last_request_at"] = now.isoformat()

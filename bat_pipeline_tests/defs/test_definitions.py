@@ -53,6 +53,7 @@ def test_jobs_schedules_sensors():
         "training_job",
         "scoring_job",
         "drift_job",
+        "cli_record_job",
     }
     assert {s.name for s in defs.schedules} == {
         "daily_ingest_schedule",

@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import dagster as dg
 
-from bat_pipeline.config import BatConfig
+from bat_pipeline.config import BatConfig, DriftConfig
 from bat_pipeline.defs.resources import BatHomeResource, MlflowResource, WarehouseResource
 from bat_pipeline.defs.sensors import drift_sensor, drift_tick
 from bat_pipeline.drift.results import DriftResult, FeatureDrift
@@ -19,8 +19,10 @@ NEXT_WEEK = Window(date(2026, 3, 1), date(2026, 3, 7))
 CFG = BatConfig().merged({"drift": {"window_days": 7, "threshold": 0.25, "cooldown_hours": 24}})
 
 
-def result(score: float) -> DriftResult:
-    return DriftResult([FeatureDrift("event_type_mix", "psi", score, 0.25, score > 0.25)], 0.25)
+def result(score: float, name: str = "event_type_mix", triggers=("behaviour",)) -> DriftResult:
+    return DriftResult(
+        [FeatureDrift(name, "psi", score, 0.25, score > 0.25)], 0.25, trigger_groups=triggers
+    )
 
 
 class FakeWatch:
@@ -28,17 +30,17 @@ class FakeWatch:
 
     def __init__(self, *observations: DriftObservation) -> None:
         self.observations = list(observations)
-        self.asked: list[tuple[int, float]] = []
+        self.asked: list[tuple[int, float, tuple[str, ...]]] = []
 
-    def observe(self, window_days: int, threshold: float) -> DriftObservation:
-        self.asked.append((window_days, threshold))
+    def observe(self, cfg: DriftConfig) -> DriftObservation:
+        self.asked.append((cfg.window_days, cfg.threshold, cfg.trigger_groups))
         return self.observations.pop(0)
 
 
 def test_drift_requests_one_training_run_with_its_config_and_tags():
     watch = FakeWatch(DriftObservation(WEEK, result=result(0.6)))
     decision, tick = drift_tick(None, watch, CFG, "/etc/bat.yaml", NOW)
-    assert watch.asked == [(7, 0.25)]
+    assert watch.asked == [(7, 0.25, ("behaviour",))]
     assert decision.request
     (request,) = tick.run_requests
     assert request.run_key == f"drift:{WEEK}"
@@ -100,3 +102,20 @@ def test_the_sensor_on_an_empty_home_skips_without_a_warehouse(bat_home):
     assert outcome.run_requests == []
     assert outcome.skip_reason.skip_message == "no warehouse yet: nothing ingested"
     assert "last_checked_at" in json.loads(outcome.cursor)
+
+
+def test_population_drift_is_reported_in_the_skip_reason_unless_configured_as_trigger():
+    ageing = DriftObservation(WEEK, result=result(0.8, "user_age_mix"))
+    _, tick = drift_tick(None, FakeWatch(ageing), CFG, None, NOW)
+    assert tick.run_requests == []
+    assert "user_age_mix" in tick.skip_reason.skip_message
+    assert "reported only" in tick.skip_reason.skip_message
+    assert json.loads(tick.cursor)["last_groups_moved"] == ["population"]
+
+    opted_in = CFG.merged({"drift": {"trigger_groups": ["behaviour", "population"]}})
+    watch = FakeWatch(
+        DriftObservation(WEEK, result=result(0.8, "user_age_mix", ("behaviour", "population")))
+    )
+    _, tick = drift_tick(None, watch, opted_in, None, NOW)
+    assert watch.asked == [(7, 0.25, ("behaviour", "population"))]
+    assert [r.run_key for r in tick.run_requests] == [f"drift:{WEEK}"]

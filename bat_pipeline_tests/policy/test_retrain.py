@@ -92,3 +92,30 @@ def test_next_tick_remembers_a_bounded_number_of_windows():
                          COOLDOWN, NOW)  # fmt: skip
     assert len(state["requested"]) == MAX_REMEMBERED_WINDOWS
     assert state["requested"][-1] == str(WINDOW) and "w0" not in state["requested"]
+
+
+def moved(*names: str, triggers=("behaviour",)) -> DriftResult:
+    """Calm behaviour, plus the named signals drifted (their group from their name)."""
+    calm = FeatureDrift("event_type_mix", "psi", 0.01, 0.2, False)
+    return DriftResult([calm, *(FeatureDrift(n, "psi", 0.9, 0.2, True) for n in names)], 0.2,
+                       trigger_groups=triggers)  # fmt: skip
+
+
+@pytest.mark.parametrize("signal", ["user_age_mix", "device_mix", "load_outcome_mix"])
+def test_population_and_data_drift_are_reported_but_request_no_retrain(signal):
+    decision, state = next_tick({}, DriftObservation(WINDOW, result=moved(signal)), COOLDOWN, NOW)
+    assert not decision.request
+    assert decision.reason.startswith(f"no drift in {WINDOW}")
+    assert signal in decision.reason and "reported only" in decision.reason
+    assert state["last_drift_detected"] is False
+    assert state["last_groups_moved"] == ["data" if signal == "load_outcome_mix" else "population"]
+
+
+def test_a_group_switched_on_as_trigger_requests_a_retrain():
+    result = moved("user_age_mix", triggers=("behaviour", "population"))
+    decision, _ = next_tick({}, DriftObservation(WINDOW, result=result), COOLDOWN, NOW)
+    assert decision.request and "user_age_mix" in decision.reason
+    behaviour = moved("purchases_per_cart", "user_age_mix")
+    decision, state = next_tick({}, DriftObservation(WINDOW, result=behaviour), COOLDOWN, NOW)
+    assert decision.request and "purchases_per_cart" in decision.reason
+    assert state["last_groups_moved"] == ["behaviour", "population"]

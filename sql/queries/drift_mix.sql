@@ -1,11 +1,14 @@
 -- Event counts in [$window_start, $window_end] (dates inclusive) per category of the
 -- categorical columns event_type, device and channel: one row per (dimension, category),
--- category null where the column was empty. Exact (never sampled); one pass over the window.
+-- category null where the column was empty, and per user group ((hash(user_id) // 10^6) %
+-- $user_groups: random groups of users, whose spread measures the mix's sampling noise).
+-- Exact (never sampled); one pass over the window.
 with windowed as (
     select
         event_type,
         device,
-        channel
+        channel,
+        (hash(user_id) // 1000000) % $user_groups::ubigint as user_group
     from events
     where
         event_time >= $window_start
@@ -17,9 +20,10 @@ counted as (
         -- bit set = column not in this grouping set; tells the sets apart when a value is null
         grouping(event_type, device, channel) as grouping_id,
         coalesce(event_type, device, channel) as category,
+        user_group,
         count(*) as n
     from windowed
-    group by grouping sets ((event_type), (device), (channel))
+    group by grouping sets ((event_type, user_group), (device, user_group), (channel, user_group))
 ),
 
 final as (
@@ -30,7 +34,8 @@ final as (
             when 3 then 'event_type'
             when 5 then 'device'
             when 6 then 'channel'
-        end as dimension
+        end as dimension,
+        user_group
     from counted
 )
 

@@ -3,12 +3,14 @@
 -- session ($session_start for its first event), target the event's own type, gap the time
 -- since the previous event as log2(1 + seconds) rounded to quarters (null for a first event).
 -- session_events is the session's length in events on the row of its last event, else null.
--- Users are sampled as in drift_user_days; events without a session_id form one per user-day.
+-- Users are sampled as in drift_user_days, and counted per user group as there (user_group);
+-- events without a session_id form one session per user-day.
 with windowed as (
     select
         event_time,
         event_type,
         source_row,
+        (hash(user_id) // 1000000) % $user_groups::ubigint as user_group,
         hash(
             user_id, coalesce(session_id, cast(cast(event_time as date) as varchar))
         ) as session_key
@@ -22,6 +24,7 @@ with windowed as (
 ordered as (
     select
         event_type,
+        user_group,
         lag(event_type) over session_order as previous_type,
         epoch(event_time) - epoch(lag(event_time) over session_order) as gap_seconds,
         case
@@ -39,6 +42,7 @@ final as (
         event_type as target,
         round(log2(1 + gap_seconds) * 4) / 4 as gap,
         session_events,
+        user_group,
         count(*) as n
     from ordered
     group by all

@@ -2,7 +2,8 @@
 -- the behaviour features that drift profiles histogram. A user-day is the unit so that windows
 -- of different lengths compare like with like. Only users whose hash falls under $sample_rate
 -- are kept (1.0 keeps everyone). Events without a session_id form one session per user-day;
--- a session that crosses midnight counts on both days.
+-- a session that crosses midnight counts on both days. user_group is the user's random group
+-- ((hash(user_id) // 10^6) % $user_groups), whose spread measures the sampling noise.
 with windowed as (
     select
         event_time,
@@ -73,7 +74,8 @@ final as (
         value,
         purchase_value / nullif(purchases, 0) as value_per_purchase,
         mobile_events / nullif(device_events, 0) as mobile_share,
-        cast(first_hour as double) as first_hour
+        cast(first_hour as double) as first_hour,
+        (user_key // 1000000) % $user_groups::ubigint as user_group
     from user_days
 )
 
