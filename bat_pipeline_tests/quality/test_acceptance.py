@@ -17,9 +17,11 @@ from bat_pipeline.cli.dagster_runs import instance_for
 from bat_pipeline.cli.ingest import ingest_paths
 from bat_pipeline.cli.main import main
 from bat_pipeline.config import BatConfig, DataConfig
+from bat_pipeline.data.synthetic import generate
 from bat_pipeline.data.warehouse import writer
 from bat_pipeline.home import BatHome
 from bat_pipeline.quality.acceptance import AcceptanceError, accept_days, excluded_days
+from bat_pipeline.quality.suite import NOISE_WINDOW_FACTOR, volume_bounds
 
 DAYS = ["2026-01-01", "2026-01-02", "2026-01-03", "2026-01-04", "2026-01-05"]
 SPIKE = "2026-01-05"
@@ -114,3 +116,29 @@ def test_cli_lists_accepts_and_shows_the_acceptance_in_dagster(home, capsys):
     spike = [e for e in spike if e.partition == SPIKE]
     assert [e.passed for e in spike] == [True, False]  # newest first
     assert spike[0].metadata["accepted_by"].value == "ana"
+
+
+def test_a_calm_small_shop_keeps_every_day(tmp_path):
+    """300 generated customers over 120 days (~450 rows a day): no day fails the quality
+    suite; under the old ± 50 % band alone some of the same days would have been dropped."""
+    files = tmp_path / "shop"
+    generate(files, users=300, days=120, seed=5)
+    home = BatHome(tmp_path / "home")
+    report = ingest_paths(home, BatConfig(), [files])
+    assert report["days_loaded"] == 120 and report["quality_failed"] == []
+    with writer(home.warehouse) as con:
+        rows = con.execute("select rows_loaded from ingest_log order by partition_key")
+        counts = [r[0] for r in rows.fetchall()]
+        assert excluded_days(con) == []
+    history_days = NOISE_WINDOW_FACTOR * 7
+    outside_tolerance = [
+        i
+        for i in range(1, len(counts))
+        if not _inside(counts[max(0, i - history_days) : i][::-1], counts[i], sigmas=0)
+    ]
+    assert outside_tolerance  # the noise band, not a calm draw, is what keeps these days
+
+
+def _inside(history: list[int], rows: int, sigmas: float) -> bool:
+    low, high, _ = volume_bounds(history, days=7, tolerance=0.5, sigmas=sigmas)
+    return low <= rows <= high
