@@ -214,7 +214,7 @@ class GatesConfig(_Section):
 
 class DriftConfig(_Section):
     threshold: float = Field(
-        default=0.2,
+        default=0.1,
         gt=0.0,
         description="PSI above which a signal counts as drifted (a material shift). A signal's "
         "own threshold is raised above it where the two windows are small enough for sampling "

@@ -34,7 +34,7 @@ def test_no_file_gives_the_documented_defaults(tmp_path):
     assert (cfg.gates.min_accuracy, cfg.gates.min_auc, cfg.gates.max_loss_gap) == (0.0, 0.6, 0.1)
     assert (cfg.gates.must_beat_majority, cfg.gates.min_balanced_accuracy) == (True, 0.55)
     assert (cfg.gates.must_beat_baseline, cfg.gates.max_regression) == (True, 0.01)
-    assert cfg.drift.threshold == 0.2
+    assert cfg.drift.threshold == 0.1
 
 
 def test_a_key_set_in_a_file_overrides_only_that_key(tmp_path):

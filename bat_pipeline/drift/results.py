@@ -11,7 +11,7 @@ from typing import Any
 from bat_pipeline.drift.groups import DEFAULT_TRIGGER_GROUPS, GROUP_DESCRIPTIONS, GROUPS, group_of
 from bat_pipeline.drift.statistics import NullPSI
 
-DEFAULT_THRESHOLD = 0.2
+DEFAULT_THRESHOLD = 0.1
 #: signals named per group in the verdict
 VERDICT_SIGNALS = 3
 

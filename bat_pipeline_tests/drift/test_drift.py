@@ -35,7 +35,12 @@ from bat_pipeline.drift.profiles import (
     sample_rate,
 )
 from bat_pipeline.drift.report import REPORT_JSON, write_drift_report
-from bat_pipeline.drift.results import DriftResult, EmptyWindowError, FeatureDrift
+from bat_pipeline.drift.results import (
+    DEFAULT_THRESHOLD,
+    DriftResult,
+    EmptyWindowError,
+    FeatureDrift,
+)
 from bat_pipeline.drift.statistics import USER_GROUPS, js_distance, psi
 
 COLUMNS = ["user_id", "event_time", "event_type", "session_id", "value", "device", "channel"]
@@ -435,5 +440,5 @@ def test_report_is_written_with_embedded_plots(tmp_path: Path) -> None:
     behaviour = data["groups"]["behaviour"]
     assert behaviour["triggers_retrain"] and behaviour["drifted"]
     assert "next_after_home" in {m["name"] for m in behaviour["moved"]}
-    assert all(m["score"] > m["threshold"] >= 0.2 for m in behaviour["moved"])
+    assert all(m["score"] > m["threshold"] >= DEFAULT_THRESHOLD for m in behaviour["moved"])
     assert data["groups"]["population"]["triggers_retrain"] is False
