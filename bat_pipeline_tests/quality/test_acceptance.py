@@ -116,6 +116,8 @@ def test_cli_lists_accepts_and_shows_the_acceptance_in_dagster(home, capsys):
     spike = [e for e in spike if e.partition == SPIKE]
     assert [e.passed for e in spike] == [True, False]  # newest first
     assert spike[0].metadata["accepted_by"].value == "ana"
+    materialized = instance_for(home).get_materialized_partitions(dg.AssetKey("raw_events"))
+    assert materialized == set(DAYS)
 
 
 def test_a_calm_small_shop_keeps_every_day(tmp_path):
