@@ -19,7 +19,7 @@ from pydantic import (
     model_validator,
 )
 
-from bat_pipeline.contract import CANONICAL_COLUMNS
+from bat_pipeline.contract import CANONICAL_COLUMNS, STATIC_COLUMNS
 from bat_pipeline.errors import ConfigError
 
 #: `task.lookback_days: auto` feeds the model at most this many buckets (days or weeks); the
@@ -38,7 +38,8 @@ class DataConfig(_Section):
     )
     columns: dict[str, str] = Field(
         default_factory=dict,
-        description="Source mapping: canonical column name -> column name in the files.",
+        description="Source mapping: canonical column name (user_id, event_time, event_type, "
+        "session_id, value, device, channel) -> column name in the files.",
     )
     timestamp_format: str | None = Field(
         default=None,
@@ -81,11 +82,10 @@ class DataConfig(_Section):
     @field_validator("columns")
     @classmethod
     def _known_columns(cls, value: dict[str, str]) -> dict[str, str]:
-        unknown = sorted(set(value) - set(CANONICAL_COLUMNS))
+        known = [*CANONICAL_COLUMNS, *STATIC_COLUMNS]
+        unknown = sorted(set(value) - set(known))
         if unknown:
-            raise ValueError(
-                f"unknown canonical column(s) {unknown}; map one of {list(CANONICAL_COLUMNS)}"
-            )
+            raise ValueError(f"unknown canonical column(s) {unknown}; map one of {known}")
         return value
 
 

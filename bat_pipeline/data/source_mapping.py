@@ -32,7 +32,9 @@ COLUMN_SYNONYMS: dict[str, tuple[str, ...]] = {
         "event_type", "event_name", "event", "action", "type", "eventtype", "action_type",
         "activity", "interaction",
     ),
-    "session_id": ("session_id", "session", "sess", "sessionid", "visit_id", "basket_id"),
+    "session_id": (
+        "session_id", "session", "sess", "sessionid", "visit_id", "visit", "basket_id",
+    ),
     "value": (
         "value", "amount", "price", "revenue", "sales", "sales_value", "total", "order_value",
     ),

@@ -295,3 +295,4 @@ def test_role_synonyms_and_yaml_scalars_read_back():
     assert data.event_map == event_map
     assert data.timestamp_format == "%d.%m.%Y %H:%M"
     assert data.columns["event_time"] == "Event Time"
+    assert data.columns["device"] == "platform"  # context columns are mapped too
