@@ -323,13 +323,24 @@ def _swap_partition(
 def check_reject_share(
     con: duckdb.DuckDBPyConnection, path: Path, cfg: DataConfig, *, malformed: int, rows_read: int
 ) -> None:
-    """Refuse the whole file when its share of malformed lines exceeds data.max_reject_share."""
+    """Refuse the whole file when its share of malformed lines, or of rows whose time or value
+    does not parse (table `staged`), exceeds data.max_reject_share: a file delivered in another
+    format must not replace a good partition with quarantine."""
     if malformed / rows_read > cfg.max_reject_share:
         first = fetch_one(con, query("malformed_first"))
         raise IngestError(
             f"{path}: {malformed} of {rows_read} lines are malformed "
             f"(over data.max_reject_share={cfg.max_reject_share}); first at line {first[0]}: "
             f"{first[1]}. Fix the delimiter/quoting of the file and deliver it again."
+        )
+    failed, row, reason, text = fetch_one(con, query("cast_failures"))
+    if failed / rows_read > cfg.max_reject_share:
+        raise IngestError(
+            f"{path}: {failed} of {rows_read} rows have an event time or value that does not "
+            f"parse (over data.max_reject_share={cfg.max_reject_share}); first at row {row}: "
+            f"{reason} {text!r}. Nothing was loaded. Check data.timestamp_format (now "
+            f"{cfg.timestamp_format or 'ISO 8601'}) and data.columns against the file "
+            "(`bat-pipeline inspect FILE` suggests them), or fix the file."
         )
 
 

@@ -131,6 +131,21 @@ def _move_alias(store: TrackingStore, alias: str, version: str) -> None:
         raise PromotionError(f"alias {alias} reads back as version {back}, expected {version}")
 
 
+def _swap_champion(store: TrackingStore, current: str | None, candidate: str) -> None:
+    """champion -> candidate, then previous -> the old champion; if the second move fails,
+    champion is moved back, so a failure leaves both aliases as they were."""
+    _move_alias(store, CHAMPION, candidate)
+    if current is None:
+        return
+    moved = False
+    try:
+        _move_alias(store, PREVIOUS, current)
+        moved = True
+    finally:
+        if not moved:
+            _move_alias(store, CHAMPION, current)
+
+
 def promote(
     store: TrackingStore,
     candidate_version: str,
@@ -166,9 +181,7 @@ def promote(
             decision.recheck = check.to_dict()
             verdict = after_recheck(current, check)
         if verdict is None:
-            if current is not None:
-                _move_alias(store, PREVIOUS, current)
-            _move_alias(store, CHAMPION, str(candidate_version))
+            _swap_champion(store, current, str(candidate_version))
             retry(
                 lambda: store.client().set_model_version_tag(
                     store.registered_model, candidate_version, "promoted_at",

@@ -697,3 +697,28 @@ def test_ingest_now_defaults_to_the_current_utc_time(tmp_path):
     with writer(tmp_path / "w.duckdb") as con:
         result = ingest_file(con, path, DataConfig(event_types=["view"]))
     assert result.quarantine_reasons == {"future_event_time": 1}
+
+
+def test_a_day_redelivered_in_another_time_format_is_refused_and_the_good_day_stays(tmp_path):
+    good = write_csv(
+        tmp_path, "events_2024-03-01.csv", [*GOOD_ROWS, "u3,2024-03-01T12:00:00,view,s3,"]
+    )
+    again = tmp_path / "again"
+    again.mkdir()
+    epoch_rows = [
+        "u1,1709287200,view,s1,",
+        "u2,1709290800,purchase,s2,9.5",
+        "u3,1709294400,view,s3,",
+    ]
+    epoch = write_csv(again, "events_2024-03-01.csv", epoch_rows)
+    with writer(tmp_path / "w.duckdb") as con:
+        first = ingest_file(con, good, VOCAB, now=NOW)
+        before = snapshot(con)
+        with pytest.raises(
+            IngestError, match=r"3 of 3 rows have an event time .* not parse"
+        ) as err:
+            ingest_file(con, epoch, VOCAB, now=NOW)
+        assert "unparsable_event_time '1709287200'" in str(err.value)
+        assert "timestamp_format" in str(err.value)
+        assert snapshot(con) == before
+    assert first.rows_loaded == 3

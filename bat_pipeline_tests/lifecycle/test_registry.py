@@ -194,3 +194,27 @@ def test_a_candidate_with_the_champions_weights_is_not_promoted(tracking_store):
     decision = attempt(tracking_store, aucs, v2, run2)
     assert not decision.promoted and "identical to the champion" in decision.reason
     assert alias_version(tracking_store, CHAMPION) == v1
+
+
+@pytest.mark.parametrize("refused", [CHAMPION, PREVIOUS])
+def test_a_failed_alias_move_leaves_both_aliases_as_they_were(tracking_store, monkeypatch, refused):
+    from bat_pipeline.lifecycle import registry
+    from bat_pipeline.lifecycle.registry import PromotionError
+
+    v1, run1 = register(tracking_store, 0.80)
+    v2, run2 = register(tracking_store, 0.85)
+    aucs = {v1: 0.80, v2: 0.85}
+    attempt(tracking_store, aucs, v1, run1)
+    real_move = registry._move_alias
+    refused_move = {CHAMPION: v2, PREVIOUS: v1}[refused]
+
+    def move(store, alias, version):  # the registry refuses one of the promotion's moves
+        if (alias, version) == (refused, refused_move):
+            raise PromotionError(f"injected: the registry refused to move {alias!r}")
+        real_move(store, alias, version)
+
+    monkeypatch.setattr(registry, "_move_alias", move)
+    with pytest.raises(PromotionError, match="injected"):
+        attempt(tracking_store, aucs, v2, run2)
+    assert alias_version(tracking_store, CHAMPION) == v1
+    assert alias_version(tracking_store, PREVIOUS) is None
