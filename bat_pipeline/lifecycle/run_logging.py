@@ -18,8 +18,10 @@ log = logging.getLogger(__name__)
 class MlflowEpochMetrics:
     """Lightning callback factory: per-epoch `train/*` and `val/*` metrics to an MLflow run.
 
-    Logging failures are buffered and retried at the end, never stopping training: metric
-    logging must not kill a run whose checkpoints are fine."""
+    A failed logging call keeps its values and is retried after the next epoch, never stopping
+    training: metric logging must not kill a run whose checkpoints are fine. When training
+    ends, what is still buffered is written with bounded retries; only if that fails too does
+    the run fail (the curves are part of the run's record)."""
 
     @staticmethod
     def create(client, run_id: str):
@@ -37,6 +39,9 @@ class MlflowEpochMetrics:
                     if key.startswith(("train/", "val/")):
                         self.pending.append(Metric(key, float(value), now, trainer.current_epoch))
                 self.flush(final=False)
+
+            def on_train_end(self, trainer, pl_module) -> None:
+                retry(lambda: self.flush(final=True), "log the buffered epoch metrics")
 
             def flush(self, final: bool) -> None:
                 if not self.pending:

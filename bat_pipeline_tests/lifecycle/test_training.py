@@ -152,3 +152,36 @@ def test_a_pickled_object_is_not_unpickled_even_with_a_matching_hash(tmp_path):
 def test_missing_artifact_is_refused(tmp_path):
     with pytest.raises(ModelIntegrityError, match="missing"):
         load_model(tmp_path / "nothing", "0" * 64)
+
+
+def test_epoch_metrics_that_failed_to_log_are_written_when_training_ends(tracking_store):
+    from types import SimpleNamespace
+
+    import torch
+    from mlflow.exceptions import MlflowException
+
+    from bat_pipeline.lifecycle.run_logging import MlflowEpochMetrics
+
+    client = tracking_store.client()
+    run_id = client.create_run(tracking_store.experiment_id()).info.run_id
+
+    class Unreachable:  # the tracking server refuses the first two writes, then recovers
+        def __init__(self) -> None:
+            self.refusals = 2
+
+        def log_batch(self, run_id, metrics):
+            if self.refusals:
+                self.refusals -= 1
+                raise MlflowException("injected: tracking server unreachable")
+            client.log_batch(run_id, metrics=metrics)
+
+    callback = MlflowEpochMetrics.create(Unreachable(), run_id)
+    for epoch, loss in enumerate((0.7, 0.6)):
+        trainer = SimpleNamespace(
+            current_epoch=epoch, callback_metrics={"train/loss": torch.tensor(loss)}
+        )
+        callback.on_train_epoch_end(trainer, None)
+    assert client.get_metric_history(run_id, "train/loss") == []  # both epochs buffered
+    callback.on_train_end(trainer, None)
+    history = client.get_metric_history(run_id, "train/loss")
+    assert [(m.step, round(m.value, 3)) for m in history] == [(0, 0.7), (1, 0.6)]
