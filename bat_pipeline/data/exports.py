@@ -60,7 +60,9 @@ def ingest_export(
     path = Path(path)
     kind = _check_readable(path)
     undated_key = partition_key_for(path)
-    now = (now or datetime.now(UTC)).astimezone(UTC).replace(tzinfo=None)
+    now = now or datetime.now(UTC)
+    if now.tzinfo is not None:  # compare in naive UTC, like the stored event times
+        now = now.astimezone(UTC).replace(tzinfo=None)
     raw = _read_raw(con, path, kind)
     _stage(con, raw, _source_columns(path, raw.columns, cfg))
     try:
