@@ -12,7 +12,7 @@ changed. All days of one file are swapped in one transaction; rows are conserved
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
 import duckdb
@@ -27,6 +27,7 @@ from bat_pipeline.data.ingest import (
     _stage,
     check_reject_share,
     load_transaction,
+    naive_utc,
     partition_key_for,
     staging_params,
     swap_staged,
@@ -60,9 +61,7 @@ def ingest_export(
     path = Path(path)
     kind = _check_readable(path)
     undated_key = partition_key_for(path)
-    now = now or datetime.now(UTC)
-    if now.tzinfo is not None:  # compare in naive UTC, like the stored event times
-        now = now.astimezone(UTC).replace(tzinfo=None)
+    now = naive_utc(now)
     raw = _read_raw(con, path, kind)
     _stage(con, raw, _source_columns(path, raw.columns, cfg))
     try:

@@ -243,6 +243,13 @@ def staging_params(
     }
 
 
+def naive_utc(now: datetime | None) -> datetime:
+    """`now` (default: the current time) as naive UTC, like the stored event times; a naive
+    `now` is taken as UTC."""
+    now = now or datetime.now(UTC)
+    return now.astimezone(UTC).replace(tzinfo=None) if now.tzinfo is not None else now
+
+
 def unchanged_load(
     con: duckdb.DuckDBPyConnection, path: Path, key: str, digest: str
 ) -> tuple[tuple | None, IngestResult | None]:
@@ -279,9 +286,7 @@ def ingest_file(
     if unchanged is not None:
         return unchanged
 
-    now = now or datetime.now(UTC)
-    if now.tzinfo is not None:  # compare in naive UTC, like the stored event times
-        now = now.astimezone(UTC).replace(tzinfo=None)
+    now = naive_utc(now)
     raw = _read_raw(con, path, kind)
     found = _source_columns(path, raw.columns, cfg)
     _stage(con, raw, found)
