@@ -38,10 +38,19 @@ def log_model(
         signature=infer_signature(example, output),
         input_example=example,
         pip_requirements=[f"torch=={torch.__version__.split('+')[0]}", "bat_pipeline"],
-        registered_model_name=store.registered_model,
-        await_registration_for=0,
     )
-    return str(info.registered_model_version), files.sha256
+    # the version is created with its hash tag: no version exists without it, even if the
+    # process dies right after registering
+    version = retry(
+        lambda: mlflow.register_model(
+            info.model_uri,
+            store.registered_model,
+            await_registration_for=0,
+            tags={"weights_sha256": files.sha256, "run_id": run_id},
+        ),
+        "register the model version",
+    )
+    return str(version.version), files.sha256
 
 
 MODEL_DESCRIPTION = (
