@@ -27,6 +27,7 @@ from bat_pipeline.lifecycle.run_logging import (
     log_params,
     log_results,
 )
+from bat_pipeline.lifecycle.run_owners import close_dead_runs, owner_tags
 from bat_pipeline.lifecycle.tracking import TrackingStore, retry
 from bat_pipeline.ml.baseline import BaselineModel, fit_baselines
 from bat_pipeline.ml.dataset import TEST, TRAIN, VAL, SampleSet
@@ -177,9 +178,13 @@ def train_and_track(
         tags["dagster.run_id"] = dagster_run_id
     if dagster_url:
         tags["dagster.run_url"] = dagster_url
+    for dead in close_dead_runs(store):
+        log.warning("MLflow run %s was left RUNNING by a killed process: marked KILLED", dead)
     run = retry(
         lambda: client.create_run(
-            store.experiment_id(), run_name=f"lstm · as-of {as_of} · {trigger}", tags=tags
+            store.experiment_id(),
+            run_name=f"lstm · as-of {as_of} · {trigger}",
+            tags={**tags, **owner_tags()},
         ),
         "start the training run",
     )

@@ -185,3 +185,42 @@ def test_epoch_metrics_that_failed_to_log_are_written_when_training_ends(trackin
     callback.on_train_end(trainer, None)
     history = client.get_metric_history(run_id, "train/loss")
     assert [(m.step, round(m.value, 3)) for m in history] == [(0, 0.7), (1, 0.6)]
+
+
+def test_a_run_whose_process_was_killed_is_closed_by_the_next_start(tracking_store):
+    """A real process opens a run the way training does, then gets SIGKILL."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from bat_pipeline.lifecycle.run_owners import REAPED_TAG, close_dead_runs, owner_tags
+
+    script = (
+        "import sys, time\n"
+        "from mlflow import MlflowClient\n"
+        "from bat_pipeline.lifecycle.run_owners import owner_tags\n"
+        "client = MlflowClient(sys.argv[1])\n"
+        "run = client.create_run(sys.argv[2], tags=owner_tags())\n"
+        "print(run.info.run_id, flush=True)\n"
+        "time.sleep(600)\n"
+    )
+    child = subprocess.Popen(
+        [sys.executable, "-c", script, tracking_store.tracking_uri, tracking_store.experiment_id()],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    killed_run = child.stdout.readline().strip()
+    client = tracking_store.client()
+    mine = client.create_run(tracking_store.experiment_id(), tags=owner_tags()).info.run_id
+    assert close_dead_runs(tracking_store) == []  # both owners alive: nothing to close
+    os.kill(child.pid, signal.SIGKILL)
+    child.wait(timeout=60)
+    child.stdout.close()
+    assert client.get_run(killed_run).info.status == "RUNNING"
+
+    assert close_dead_runs(tracking_store) == [killed_run]
+    closed = client.get_run(killed_run)
+    assert closed.info.status == "KILLED" and "was gone" in closed.data.tags[REAPED_TAG]
+    assert client.get_run(mine).info.status == "RUNNING"  # this process is alive
+    client.set_terminated(mine)
