@@ -27,6 +27,8 @@ def cmd_score(args: argparse.Namespace) -> int:
         sys.stderr.write(f"bat-pipeline score: {exc}\n")
         return EXIT_FAILED
     payload = {**summary.__dict__, "out": str(path)}
+    if summary.fallback:
+        sys.stderr.write(f"WARNING: {summary.fallback}\n")
     emit(
         args,
         payload,

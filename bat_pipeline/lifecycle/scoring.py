@@ -14,7 +14,7 @@ from bat_pipeline.data.events import summarize_events
 from bat_pipeline.data.warehouse import replace_table, writer
 from bat_pipeline.features.samples import scoring_inputs
 from bat_pipeline.lifecycle.registry import CHAMPION
-from bat_pipeline.lifecycle.serving import LoadedModel, load_alias
+from bat_pipeline.lifecycle.serving import LoadedModel, load_serving_model
 from bat_pipeline.lifecycle.tracking import TrackingStore
 
 
@@ -28,6 +28,8 @@ class ScoreSummary:
     as_of: str
     cutoff: str
     mean_score: float
+    #: why a version other than the champion scored (its weights failed their check)
+    fallback: str | None = None
 
 
 def score_users(con: duckdb.DuckDBPyConnection, model: LoadedModel, as_of: date) -> pd.DataFrame:
@@ -53,6 +55,7 @@ def summarize(scores: pd.DataFrame, model: LoadedModel, as_of: date) -> ScoreSum
         as_of=as_of.isoformat(),
         cutoff=str(scores["as_of"].iloc[0].date()) if len(scores) else as_of.isoformat(),
         mean_score=float(scores["score"].mean()) if len(scores) else float("nan"),
+        fallback=model.fallback,
     )
 
 
@@ -74,7 +77,7 @@ class NoChampionError(RuntimeError):
 
 
 def _score(con, store: TrackingStore, as_of: str | None) -> tuple[pd.DataFrame, ScoreSummary]:
-    model = load_alias(store, CHAMPION)
+    model = load_serving_model(store)
     if model is None:
         raise NoChampionError(
             f"no version of {store.registered_model} holds the alias '{CHAMPION}': "

@@ -7,18 +7,22 @@ is compared with the `weights_sha256` tag written at registration; nothing is un
 
 from __future__ import annotations
 
+import logging
 import tempfile
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 
 from bat_pipeline.features.samples import FeatureSpec
-from bat_pipeline.lifecycle.registry import ModelRef, alias_version, model_ref
+from bat_pipeline.lifecycle.registry import CHAMPION, PREVIOUS, ModelRef, alias_version, model_ref
 from bat_pipeline.lifecycle.tracking import TrackingStore, retry
 from bat_pipeline.ml.artifact import ModelIntegrityError, load_model
 from bat_pipeline.ml.model import SequenceNet
 from bat_pipeline.ml.predict import predict_proba
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -29,6 +33,8 @@ class LoadedModel:
     net: SequenceNet
     spec: FeatureSpec
     threshold: float = 0.5
+    #: why another version serves instead of the one asked for (None: the one asked for)
+    fallback: str | None = None
 
     def predict(
         self, sequences: np.ndarray, static: np.ndarray, batch_size: int = 512
@@ -56,3 +62,42 @@ def load_version(store: TrackingStore, version: str) -> LoadedModel:
 def load_alias(store: TrackingStore, alias: str) -> LoadedModel | None:
     version = alias_version(store, alias)
     return load_version(store, version) if version is not None else None
+
+
+#: the version tag recording that a version's weights failed their integrity check
+INTEGRITY_TAG = "bat.integrity_failure"
+
+
+def load_serving_model(store: TrackingStore) -> LoadedModel | None:
+    """The champion, verified; if its weights fail the check (tampered, missing, not BAT's),
+    the `previous` version with `fallback` saying why, after a loud warning and an
+    `INTEGRITY_TAG` on the refused version. Never the refused file. None without a champion;
+    ModelIntegrityError when no verified version is left."""
+    champion = alias_version(store, CHAMPION)
+    if champion is None:
+        return None
+    try:
+        return load_version(store, champion)
+    except ModelIntegrityError as exc:
+        problem = str(exc)
+    stamp = datetime.now(UTC).isoformat(timespec="seconds")
+    retry(
+        lambda: store.client().set_model_version_tag(
+            store.registered_model, champion, INTEGRITY_TAG, f"{stamp}: {problem}"[:5000]
+        ),
+        "record the integrity failure",
+    )
+    log.error("champion version %s refused: %s", champion, problem)
+    previous = alias_version(store, PREVIOUS)
+    if previous is None or previous == champion:
+        raise ModelIntegrityError(
+            f"champion version {champion} refused ({problem}) and no previous version to fall "
+            "back to: retrain (`bat-pipeline run`) or restore the artifact"
+        )
+    model = load_version(store, previous)
+    model.fallback = (
+        f"champion version {champion} refused ({problem}); serving previous version "
+        f"{previous}. Restore the artifact or retrain, then check `bat-pipeline status`."
+    )
+    log.warning(model.fallback)
+    return model

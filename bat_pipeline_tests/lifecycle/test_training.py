@@ -224,3 +224,50 @@ def test_a_run_whose_process_was_killed_is_closed_by_the_next_start(tracking_sto
     assert closed.info.status == "KILLED" and "was gone" in closed.data.tags[REAPED_TAG]
     assert client.get_run(mine).info.status == "RUNNING"  # this process is alive
     client.set_terminated(mine)
+
+
+def test_a_tampered_champion_falls_back_to_previous_loudly(tracking_store, tmp_path, caplog):
+    from pathlib import Path
+
+    from bat_pipeline.lifecycle.registry import CHAMPION, PREVIOUS
+    from bat_pipeline.lifecycle.serving import INTEGRITY_TAG, load_serving_model
+    from bat_pipeline.lifecycle.training import train_and_track
+    from bat_pipeline.ml.artifact import WEIGHTS_FILE
+
+    samples = make_samples(n=300)
+    quick = CFG.model_copy(update={"max_epochs": 1})
+    versions = [
+        train_and_track(
+            samples,
+            spec_for(samples),
+            index_for(samples),
+            TaskConfig(),
+            quick,
+            tracking_store,
+            tmp_path / f"ckpt{i}",
+            as_of=date(2024, 4, 1),
+            trigger="manual",
+        )
+        for i in range(2)
+    ]
+    client = tracking_store.client()
+    name = tracking_store.registered_model
+    client.set_registered_model_alias(name, PREVIOUS, versions[0].model_version)
+    client.set_registered_model_alias(name, CHAMPION, versions[1].model_version)
+    assert load_serving_model(tracking_store).fallback is None
+
+    # someone edits the champion's weights in the artifact store
+    weights_dir = Path(client.get_run(versions[1].run_id).info.artifact_uri[len("file://") :])
+    weights = weights_dir / "weights" / WEIGHTS_FILE
+    weights.write_bytes(weights.read_bytes()[:-8] + b"tampered")
+
+    model = load_serving_model(tracking_store)
+    assert model.ref.version == versions[0].model_version
+    assert f"champion version {versions[1].model_version} refused" in model.fallback
+    tag = client.get_model_version(name, versions[1].model_version).tags[INTEGRITY_TAG]
+    assert "the artifact changed since training" in tag
+    assert "serving previous version" in caplog.text
+
+    client.delete_registered_model_alias(name, PREVIOUS)  # nothing left to fall back to
+    with pytest.raises(ModelIntegrityError, match="no previous version"):
+        load_serving_model(tracking_store)
