@@ -1,6 +1,6 @@
 """Days left out by failed quality checks, and a person's decision to accept them anyway.
 
-A partition whose latest check failed stays out of `events` (features, training, drift) until
+A partition whose latest check failed, or that was loaded and never checked, stays out of `events` (features, training, drift) until
 it is fixed and re-checked, or accepted: `accept_days` records who accepted it, when and why in
 `quality_acceptances`, and a passing verdict in `quality_results`, so that `events` takes the
 day again. A later failing check of the same day excludes it again.
@@ -27,7 +27,7 @@ class DayVerdict:
     partition_key: str
     passed: bool
     failed_expectations: list[str]
-    checked_at: datetime
+    checked_at: datetime | None  # None: loaded but never checked
     rows_loaded: int | None
     accepted_by: str | None = None
     reason: str | None = None
@@ -83,7 +83,7 @@ def accept_days(
     if unknown or passing:
         problems = []
         if unknown:
-            problems.append(f"never loaded and checked: {', '.join(unknown)}")
+            problems.append(f"never loaded: {', '.join(unknown)}")
         if passing:
             problems.append(f"not failing (nothing to accept): {', '.join(passing)}")
         failing = [v.partition_key for v in verdicts.values() if v.excluded]

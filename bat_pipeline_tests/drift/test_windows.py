@@ -12,6 +12,7 @@ from bat_pipeline.data.synthetic import DRIFT_KINDS, generate
 from bat_pipeline.data.warehouse import replace_table, writer
 from bat_pipeline.drift.windows import Window, build_window_profile, drift_check
 from bat_pipeline_tests.drift.shops import EXPECTED
+from bat_pipeline_tests.helpers import mark_checked
 
 START = date(2026, 1, 1)
 DAYS, DRIFT_DAY = 56, 42
@@ -30,6 +31,7 @@ def warehouse(tmp_path, drift: str | None):
     with writer(db) as con:
         for path in sorted(files.glob("events_*.csv")):
             ingest_file(con, path, DataConfig())
+        mark_checked(con)
         replace_table(con, "events")
     return db
 

@@ -240,6 +240,20 @@ def test_events_excludes_partitions_whose_latest_quality_check_failed(con):
     assert "2024-03-05" not in event_days(con)
 
 
+def test_events_leaves_out_a_partition_that_was_never_checked(con):
+    from bat_pipeline.quality.acceptance import excluded_days
+
+    everything = event_days(con)
+    con.execute("delete from quality_results where partition_key = '2024-03-04'")
+    con.execute(
+        "insert into ingest_log values ('2024-03-04', 'f.csv', 'x', 3, 3, 0, timestamp "
+        "'2024-03-05')"
+    )
+    assert event_days(con) == {k: n for k, n in everything.items() if k != "2024-03-04"}
+    unchecked = [(d.partition_key, d.failed_expectations) for d in excluded_days(con)]
+    assert unchecked == [("2024-03-04", ["not_checked"])]
+
+
 def test_summarize_events_and_default_as_of(con):
     summary = summarize_events(con)
     assert (summary.rows, summary.users) == (len(FIXTURE), 3)

@@ -1,5 +1,6 @@
--- The latest quality verdict of every checked partition, with its loaded rows and, when a
--- person accepted it, who, when and why (the latest acceptance).
+-- The latest quality verdict of every loaded or checked partition, with its loaded rows and,
+-- when a person accepted it, who, when and why (the latest acceptance). A loaded partition
+-- that was never checked reads as failing 'not_checked' (it is kept out of `events`).
 with latest_check as (
     select
         partition_key,
@@ -20,18 +21,26 @@ latest_acceptance as (
     qualify row_number() over (partition by partition_key order by accepted_at desc) = 1
 ),
 
+loaded as (
+    select
+        partition_key,
+        rows_loaded
+    from ingest_log
+    where rows_loaded > 0
+),
+
 final as (
     select
-        latest_check.partition_key,
-        latest_check.passed,
-        latest_check.failed_expectations,
+        coalesce(latest_check.partition_key, loaded.partition_key) as partition_key,
+        coalesce(latest_check.passed, false) as passed,
+        coalesce(latest_check.failed_expectations, ['not_checked']) as failed_expectations,
         latest_check.checked_at,
-        ingest_log.rows_loaded,
+        loaded.rows_loaded,
         latest_acceptance.accepted_by,
         latest_acceptance.reason,
         latest_acceptance.accepted_at
     from latest_check
-    left join ingest_log on latest_check.partition_key = ingest_log.partition_key
+    full outer join loaded on latest_check.partition_key = loaded.partition_key
     left join latest_acceptance
         on
             latest_check.partition_key = latest_acceptance.partition_key

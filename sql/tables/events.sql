@@ -1,4 +1,6 @@
--- Validated events: loaded rows of every partition whose latest quality check did not fail.
+-- Validated events: loaded rows of every partition whose latest quality check passed (or was
+-- accepted by a person). A partition never checked (the check crashed or never ran) stays
+-- out: the table fails closed.
 with latest_check as (
     select
         partition_key,
@@ -10,11 +12,11 @@ with latest_check as (
 final as (
     select raw_events.*
     from raw_events
-    anti join (
+    semi join (
         select partition_key from latest_check
-        where not passed
-    ) as failed
-        on raw_events.partition_key = failed.partition_key
+        where passed
+    ) as checked
+        on raw_events.partition_key = checked.partition_key
 )
 
 select * from final
