@@ -8,7 +8,8 @@ from datetime import date
 
 import duckdb
 
-from bat_pipeline.data.warehouse import replace_table
+from bat_pipeline.data.sqlfiles import query, statement
+from bat_pipeline.data.warehouse import fetch_one, replace_table
 
 
 @dataclass(frozen=True)
@@ -42,4 +43,24 @@ def build_feature_tables(
         }
     finally:
         con.execute("drop table if exists user_session_days")
+    con.execute(statement("record_feature_build"), {"bucket_days": bucket_days, "as_of": as_of})
     return FeatureTables(bucket_days=bucket_days, as_of=as_of, rows=rows)
+
+
+class FeatureMismatchError(RuntimeError):
+    """The feature tables were built with other settings than a model needs; says how to fix."""
+
+
+def check_tables_fit(con: duckdb.DuckDBPyConnection, bucket_days: int, who: str) -> None:
+    """Refuse feature tables built with another bucket than `bucket_days` (what `who`, e.g.
+    "champion version 3", was trained on): its inputs would be silently wrong."""
+    built = fetch_one(con, query("feature_build"))
+    if built is None or int(built[0]) == bucket_days:
+        return  # tables built before the settings were recorded are taken as they are
+    names = {1: "day", 7: "week"}
+    raise FeatureMismatchError(
+        f"the feature tables are built with {names.get(int(built[0]), built[0])} buckets but "
+        f"{who} was trained on {names.get(bucket_days, bucket_days)} buckets; rebuild them with "
+        f"task.bucket: {names.get(bucket_days, bucket_days)} (bat-pipeline run, or the "
+        "features job with that bucket) before scoring"
+    )

@@ -13,6 +13,7 @@ import pandas as pd
 from bat_pipeline.data.events import summarize_events
 from bat_pipeline.data.warehouse import replace_table, writer
 from bat_pipeline.features.samples import scoring_inputs
+from bat_pipeline.features.tables import check_tables_fit
 from bat_pipeline.lifecycle.registry import CHAMPION
 from bat_pipeline.lifecycle.serving import LoadedModel, load_serving_model
 from bat_pipeline.lifecycle.tracking import TrackingStore
@@ -83,6 +84,9 @@ def _score(con, store: TrackingStore, as_of: str | None) -> tuple[pd.DataFrame, 
             f"no version of {store.registered_model} holds the alias '{CHAMPION}': "
             "run `bat-pipeline run` (or `demo`) until a model passes the gates"
         )
+    check_tables_fit(
+        con, model.spec.bucket_days, f"the serving model (version {model.ref.version})"
+    )
     day = date.fromisoformat(as_of) if as_of else summarize_events(con).default_as_of
     scores = score_users(con, model, day)
     return scores, summarize(scores, model, day)

@@ -26,7 +26,11 @@ import pytest
 
 from bat_pipeline.data.events import summarize_events
 from bat_pipeline.data.warehouse import replace_table, writer
-from bat_pipeline.features.tables import build_feature_tables
+from bat_pipeline.features.tables import (
+    FeatureMismatchError,
+    build_feature_tables,
+    check_tables_fit,
+)
 from bat_pipeline_tests.helpers import add_events
 
 D = datetime
@@ -124,6 +128,16 @@ def test_user_session_days_splits_a_session_at_midnight(con):
     ]
     # u3's event has no session: one row with a null session_id
     assert rows[-1] == ("u3", None, date(2024, 3, 12), 1, None, 0)
+
+
+def test_scoring_refuses_tables_built_with_another_bucket(con):
+    check_tables_fit(con, 7, "a week model")  # nothing built yet: nothing to compare
+    build_feature_tables(con, bucket_days=1, as_of=AS_OF, lookback_days=7)
+    check_tables_fit(con, 1, "a day model")
+    with pytest.raises(FeatureMismatchError, match=r"built with day buckets.*task.bucket: week"):
+        check_tables_fit(con, 7, "champion version 3")
+    build_feature_tables(con, bucket_days=7, as_of=AS_OF, lookback_days=14)
+    check_tables_fit(con, 7, "champion version 3")
 
 
 def test_build_feature_tables_leaves_no_intermediate_behind(con):

@@ -76,3 +76,9 @@ create table if not exists quality_acceptances (
     reason varchar not null,
     accepted_at timestamp not null
 );
+
+create table if not exists feature_build (
+    bucket_days integer not null,
+    as_of date not null,
+    built_at timestamp not null
+);
