@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from bat_pipeline.data.ingest import partition_key_for
 
 SUFFIXES = (".csv", ".csv.gz", ".parquet")
+log = logging.getLogger(__name__)
 
 
 class LandingError(ValueError):
@@ -14,13 +16,20 @@ class LandingError(ValueError):
 
 
 def landing_files(folder: Path) -> dict[str, list[Path]]:
-    """Partition key -> files for it, for every event file in `folder` (sorted)."""
+    """Partition key -> files for it, for every event file in `folder` (sorted). A link that
+    leads outside the folder is left out with a warning: the landing folder is the only place
+    the pipeline reads deliveries from."""
     found: dict[str, list[Path]] = {}
     if not folder.is_dir():
         return found
+    root = folder.resolve()
     for path in sorted(folder.iterdir()):
-        if path.is_file() and path.name.lower().endswith(SUFFIXES):
-            found.setdefault(partition_key_for(path), []).append(path)
+        if not (path.is_file() and path.name.lower().endswith(SUFFIXES)):
+            continue
+        if not path.resolve().is_relative_to(root):
+            log.warning("landing: ignoring %s, a link to %s outside %s", path, path.resolve(), root)
+            continue
+        found.setdefault(partition_key_for(path), []).append(path)
     return found
 
 

@@ -9,6 +9,7 @@ loopback ports and are stopped even when the test fails. Screenshots of every st
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import re
@@ -152,6 +153,26 @@ def _shot(page, name: str) -> Path:
     return path
 
 
+def listening_addresses(port: int) -> set[str]:
+    """The local addresses of the sockets listening on TCP `port` (from /proc/net/tcp and
+    tcp6): "0.0.0.0" or "::" would mean every interface."""
+    found = set()
+    for table, width in (("/proc/net/tcp", 8), ("/proc/net/tcp6", 32)):
+        lines = Path(table).read_text().splitlines()[1:] if Path(table).exists() else []
+        for line in lines:
+            local, state = line.split()[1], line.split()[3]
+            address, hex_port = local.split(":")
+            if state != "0A" or int(hex_port, 16) != port:  # 0A = LISTEN
+                continue
+            raw = bytes.fromhex(address)
+            if width == 8:
+                found.add(".".join(str(b) for b in reversed(raw)))
+            else:  # four little-endian 32-bit words
+                words = b"".join(raw[i : i + 4][::-1] for i in range(0, 16, 4))
+                found.add(str(ipaddress.IPv6Address(words)))
+    return found
+
+
 @pytest.fixture
 def ui_stack(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     """A BAT_HOME with 70 days of a 200-customer shop ingested by Dagster's `ingest_job` (so
@@ -186,6 +207,8 @@ def ui_stack(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
             ui.wait_until_up(servers, timeout=240)
         except RuntimeError as exc:
             pytest.fail(f"{exc}\n\n{_log_tails(home)}")
+        for port in (dagster_port, mlflow_port):  # the servers listen on loopback only
+            assert listening_addresses(port) == {"127.0.0.1"}, (port, listening_addresses(port))
         yield home, servers
     finally:
         servers.stop()

@@ -12,6 +12,7 @@ from datetime import datetime
 from pathlib import Path
 
 import pandas as pd
+import pytest
 
 from bat_pipeline.cli.ingest import ingest_paths
 from bat_pipeline.config import BatConfig, DataConfig
@@ -174,3 +175,21 @@ def test_cli_ingest_reports_days_loaded_replaced_and_unchanged(tmp_path):
     assert counts == [(3, 0, 0), (0, 0, 3), (0, 1, 2)]
     assert first["rows_read"] == first["rows_loaded"] == len(ROWS)
     assert first["quality_failed"] == []
+
+
+def test_a_landing_link_that_leads_outside_the_folder_is_ignored(tmp_path, caplog):
+    from bat_pipeline.data.landing import LandingError, file_for, landing_files
+
+    landing = tmp_path / "landing"
+    landing.mkdir()
+    outside = tmp_path / "secrets.csv"
+    outside.write_text("user_id,event_time,event_type\nu1,2024-03-01T10:00:00,view\n")
+    inside = write_export(landing, ROWS[:1], name="events_2024-03-01.csv")
+    (landing / "events_2024-03-02.csv").symlink_to(outside)
+    (landing / "events_2024-03-03.csv").symlink_to(inside)  # a link inside stays usable
+
+    found = landing_files(landing)
+    assert sorted(found) == ["2024-03-01", "2024-03-03"]
+    assert "outside" in caplog.text and "secrets.csv" in caplog.text
+    with pytest.raises(LandingError, match="no landing file for partition 2024-03-02"):
+        file_for(landing, "2024-03-02")
