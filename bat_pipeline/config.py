@@ -62,6 +62,12 @@ class DataConfig(_Section):
     max_duplicate_share: float = Field(
         default=0.05, ge=0.0, le=1.0, description="Quality check: highest share of duplicates."
     )
+    min_free_disk_mb: int = Field(
+        default=100,
+        ge=0,
+        description="Ingest refuses to start when the warehouse's disk has less free space "
+        "than this plus twice the size of the files to load.",
+    )
     volume_tolerance: float = Field(
         default=0.5,
         ge=0.0,

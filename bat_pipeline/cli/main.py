@@ -15,6 +15,7 @@ import sys
 import warnings
 from collections.abc import Callable, Sequence
 from datetime import date
+from pathlib import Path
 
 from bat_pipeline.errors import EXIT_FAILED, EXIT_USAGE, ConfigError, UsageError
 from bat_pipeline.process_env import PROCESS_ENV, is_set
@@ -155,6 +156,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exc:  # argparse exits 2 on bad usage, 0 on --help
         return int(exc.code or 0)
 
+    if getattr(args, "home", None):  # one BAT_HOME for this command and the code it loads
+        os.environ["BAT_HOME"] = str(Path(args.home).resolve())
     try:
         return command(args.command)(args)
     except (UsageError, ConfigError) as exc:

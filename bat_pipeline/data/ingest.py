@@ -21,7 +21,7 @@ import duckdb
 from bat_pipeline.config import DataConfig
 from bat_pipeline.contract import CANONICAL_COLUMNS, REQUIRED_COLUMNS, STATIC_COLUMNS
 from bat_pipeline.data.sqlfiles import query, statement
-from bat_pipeline.data.warehouse import fetch_one
+from bat_pipeline.data.warehouse import database_path, disk_full_error, fetch_one, is_disk_full
 
 _DATE_IN_NAME = re.compile(r"(\d{4}-\d{2}-\d{2})")
 _CSV_SUFFIXES = (".csv", ".csv.gz", ".tsv", ".txt")
@@ -218,6 +218,8 @@ def load_transaction(con: duckdb.DuckDBPyConnection, path: Path) -> Iterator[Non
         con.execute("commit")
     except duckdb.Error as exc:
         con.execute("rollback")
+        if is_disk_full(exc):  # not this file's fault: the whole batch stops
+            raise disk_full_error(database_path(con), exc) from None
         raise IngestError(f"{path}: cannot be loaded: {exc}") from None
     except IngestError:
         con.execute("rollback")

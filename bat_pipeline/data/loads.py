@@ -18,6 +18,7 @@ import duckdb
 from bat_pipeline.config import DataConfig
 from bat_pipeline.data.exports import ingest_export, is_export
 from bat_pipeline.data.ingest import IngestError, IngestResult, ingest_file, learn_vocabulary
+from bat_pipeline.data.warehouse import check_free_space, database_path
 
 
 @dataclass
@@ -41,7 +42,10 @@ def load_files(
     now: datetime,
     progress: Callable[[int, int], None] | None = None,
 ) -> LoadBatch:
-    """Load every file into its partition; `progress(done, total)` after each file."""
+    """Load every file into its partition; `progress(done, total)` after each file. Refused
+    before any write when the disk lacks room for twice the files plus data.min_free_disk_mb."""
+    need = 2 * sum(p.stat().st_size for p in files) + cfg.min_free_disk_mb * 2**20
+    check_free_space(database_path(con), need)
     batch = LoadBatch()
     learn_vocabulary(con, files, cfg, now)
     for i, path in enumerate(files):

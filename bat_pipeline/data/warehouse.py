@@ -8,6 +8,7 @@ parameters, so a rebuild is idempotent and atomic (DuckDB swaps the table at com
 from __future__ import annotations
 
 import contextlib
+import shutil
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -20,6 +21,63 @@ from bat_pipeline.data.sqlfiles import query, statement, table
 
 class WarehouseLockedError(RuntimeError):
     """Another process holds the DuckDB file's write lock and did not let go in time."""
+
+
+class WarehouseWalError(RuntimeError):
+    """DuckDB cannot replay the warehouse's write-ahead log; the message is the runbook."""
+
+
+class WarehouseDiskFullError(RuntimeError):
+    """The warehouse's filesystem is (nearly) full; nothing of the failed write was kept."""
+
+
+def wal_path(path: Path) -> Path:
+    """DuckDB's write-ahead log of the database file `path`."""
+    return path.with_name(path.name + ".wal")
+
+
+def _wal_error(path: Path, exc: duckdb.Error) -> WarehouseWalError:
+    wal = wal_path(path)
+    aside = wal.with_name(wal.name + ".corrupt")
+    return WarehouseWalError(
+        f"DuckDB cannot replay the write-ahead log {wal}: {str(exc).splitlines()[0]}. "
+        "Nothing was changed and the log is kept. To recover: stop every BAT process; move "
+        f"the log aside (keep it for forensics): mv {wal} {aside}; then re-run "
+        "`bat-pipeline ingest BAT_HOME/landing` - the writes that were only in the log are "
+        "lost, and re-ingesting the landing files (the source of truth) loads the days they "
+        "held again; finish with `bat-pipeline run` to rebuild features and model."
+    )
+
+
+def is_disk_full(exc: BaseException) -> bool:
+    """Whether a DuckDB or OS error says the filesystem has no space left."""
+    return "no space left on device" in str(exc).lower()
+
+
+def disk_full_error(path: Path, exc: BaseException) -> WarehouseDiskFullError:
+    free = shutil.disk_usage(path.parent).free
+    return WarehouseDiskFullError(
+        f"no space left on the device of {path} ({free / 2**20:.0f} MiB free): "
+        f"{str(exc).splitlines()[0]}. The write was rolled back and the warehouse is as it "
+        "was before it; free some space (or move BAT_HOME) and re-run the same command."
+    )
+
+
+def database_path(con: duckdb.DuckDBPyConnection) -> Path:
+    """The file behind a connection's current database."""
+    return Path(fetch_one(con, query("database_path"))[0])
+
+
+def check_free_space(path: Path, need_bytes: int) -> None:
+    """Refuse to start a write when the warehouse's filesystem has less than `need_bytes`
+    free (a pre-flight check: a write that fills the disk fails halfway)."""
+    free = shutil.disk_usage(path.parent).free
+    if free < need_bytes:
+        raise WarehouseDiskFullError(
+            f"only {free / 2**20:.0f} MiB free on the device of {path}; this write needs "
+            f"about {need_bytes / 2**20:.0f} MiB (twice the input plus data.min_free_disk_mb). "
+            "Nothing was written; free some space (or move BAT_HOME) and re-run."
+        )
 
 
 def _pin_utc(con: duckdb.DuckDBPyConnection) -> None:
@@ -36,8 +94,10 @@ def _open(path: Path, read_only: bool, retries: int, wait_s: float) -> duckdb.Du
             con = duckdb.connect(str(path), read_only=read_only)
             _pin_utc(con)
             return con
-        except duckdb.IOException as exc:
-            if "lock" not in str(exc).lower():
+        except duckdb.Error as exc:
+            if "replaying wal" in str(exc).lower():
+                raise _wal_error(path, exc) from None
+            if not isinstance(exc, duckdb.IOException) or "lock" not in str(exc).lower():
                 raise
             last = exc
             if attempt < retries:
@@ -53,14 +113,20 @@ def _open(path: Path, read_only: bool, retries: int, wait_s: float) -> duckdb.Du
 def writer(
     path: Path, retries: int = 8, wait_s: float = 0.25
 ) -> Iterator[duckdb.DuckDBPyConnection]:
-    """A read-write connection with the schema ensured; closed on exit."""
+    """A read-write connection with the schema ensured; closed on exit, also after a failed
+    write (a connection that hit a full disk is never reused)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     con = _open(path, read_only=False, retries=retries, wait_s=wait_s)
     try:
         con.execute(statement("create_tables"))
         yield con
+    except (duckdb.Error, OSError) as exc:
+        if is_disk_full(exc):
+            raise disk_full_error(path, exc) from exc
+        raise
     finally:
-        con.close()
+        with contextlib.suppress(duckdb.Error):  # closing after a failed write may fail too
+            con.close()
 
 
 @contextmanager

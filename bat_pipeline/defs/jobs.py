@@ -2,6 +2,12 @@
 
 Every job runs its steps in one process: DuckDB writes are serialised anyway, and on a small
 machine a process per step (Dagster's default) costs minutes of start-up per run.
+
+The jobs whose ops take config get the values of the configuration in force when the code
+location loads (BAT_HOME/bat.yaml, else the defaults) as their default run config: the
+launchpad opens pre-filled with them, still editable. An invalid bat.yaml fails the load with
+its file and key named. drift_job's only op config is the optional windows (the drift settings
+are read from the config when it runs); ingest_job's ops take none.
 """
 
 from __future__ import annotations
@@ -9,6 +15,7 @@ from __future__ import annotations
 import dagster as dg
 
 from bat_pipeline.defs.groups import EVALUATION, FEATURES, MONITORING, TRAINING
+from bat_pipeline.defs.run_config import LOADED_CONFIG, job_defaults
 
 ingest_job = dg.define_asset_job(
     "ingest_job",
@@ -28,6 +35,9 @@ training_job = dg.define_asset_job(
     description="events -> features -> samples -> baseline + LSTM -> evaluation -> gates -> "
     "promotion -> scores.",
     tags={"bat/job": "training"},
+    config=job_defaults(
+        LOADED_CONFIG, ("user_activity", "training_samples", "candidate_model", "model_evaluation")
+    ),
     executor_def=dg.in_process_executor,
 )
 
@@ -36,6 +46,7 @@ features_job = dg.define_asset_job(
     selection=dg.AssetSelection.assets("events", "user_activity"),
     description="Rebuild the validated events table and the feature tables.",
     tags={"bat/job": "features"},
+    config=job_defaults(LOADED_CONFIG, ("user_activity",)),
     executor_def=dg.in_process_executor,
 )
 
@@ -44,6 +55,7 @@ scoring_job = dg.define_asset_job(
     selection=dg.AssetSelection.assets("events", "user_activity", "user_scores"),
     description="Rebuild events and features, then score every user with the champion.",
     tags={"bat/job": "scoring"},
+    config=job_defaults(LOADED_CONFIG, ("user_activity",)),
     executor_def=dg.in_process_executor,
 )
 

@@ -17,7 +17,13 @@ from dagster_duckdb import DuckDBResource
 from pydantic import Field
 
 from bat_pipeline.config import BatConfig, load_config
-from bat_pipeline.data.warehouse import reader, writer
+from bat_pipeline.data.warehouse import (
+    WarehouseDiskFullError,
+    WarehouseLockedError,
+    WarehouseWalError,
+    reader,
+    writer,
+)
 from bat_pipeline.home import BatHome
 from bat_pipeline.lifecycle.tracking import TrackingStore
 
@@ -49,18 +55,28 @@ class WarehouseResource(DuckDBResource):
 
     @contextmanager
     def writer(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        with writer(self.path()) as con:
+        with _as_failure(), writer(self.path()) as con:
             yield con
 
     @contextmanager
     def reader(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        with reader(self.path()) as con:
+        with _as_failure(), reader(self.path()) as con:
             yield con
 
     @contextmanager
     def get_connection(self) -> Iterator[duckdb.DuckDBPyConnection]:
         with self.writer() as con:
             yield con
+
+
+@contextmanager
+def _as_failure() -> Iterator[None]:
+    """A warehouse fault (locked, log unreplayable, disk full) fails the step with its
+    message, which says what to do, instead of a traceback."""
+    try:
+        yield
+    except (WarehouseLockedError, WarehouseWalError, WarehouseDiskFullError) as exc:
+        raise dg.Failure(description=str(exc)) from None
 
 
 class MlflowResource(dg.ConfigurableResource):

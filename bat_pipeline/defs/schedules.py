@@ -3,9 +3,10 @@
 import dagster as dg
 
 from bat_pipeline.defs.jobs import ingest_job, scoring_job, training_job
-from bat_pipeline.defs.resources import BatHomeResource
-from bat_pipeline.defs.run_config import training_run_config
+from bat_pipeline.defs.resources import BatHomeResource, MlflowResource
+from bat_pipeline.defs.run_config import scoring_run_config, training_run_config
 from bat_pipeline.defs.run_context import TRIGGER_TAG
+from bat_pipeline.lifecycle.serving import champion_task_params
 
 daily_ingest_schedule = dg.build_schedule_from_partitioned_job(
     ingest_job,
@@ -15,14 +16,27 @@ daily_ingest_schedule = dg.build_schedule_from_partitioned_job(
     description="Every day at 01:00 UTC: ingest the day's landing file and check its quality.",
 )
 
-daily_scoring_schedule = dg.ScheduleDefinition(
-    name="daily_scoring_schedule",
+
+@dg.schedule(
     job=scoring_job,
     cron_schedule="0 2 * * *",
     default_status=dg.DefaultScheduleStatus.RUNNING,
-    tags={TRIGGER_TAG: "schedule"},
-    description="Every day at 02:00 UTC: rebuild events and features, score every user.",
+    description="Every day at 02:00 UTC: rebuild events and the feature tables with the "
+    "bucket and lookback of the champion that scores (the config's while there is none), "
+    "then score every user.",
 )
+def daily_scoring_schedule(
+    context: dg.ScheduleEvaluationContext, bat: BatHomeResource, mlflow: MlflowResource
+):
+    # read at tick time: the config of now, and the champion of now (scoring refuses feature
+    # tables of another bucket than the serving model's)
+    return dg.RunRequest(
+        run_key=f"scoring:{context.scheduled_execution_time.date().isoformat()}",
+        run_config=scoring_run_config(
+            bat.config(), champion_task_params(mlflow.store()), None, bat.config_file
+        ),
+        tags={TRIGGER_TAG: "schedule"},
+    )
 
 
 @dg.schedule(

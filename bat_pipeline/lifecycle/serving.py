@@ -101,3 +101,17 @@ def load_serving_model(store: TrackingStore) -> LoadedModel | None:
     )
     log.warning(model.fallback)
     return model
+
+
+def champion_task_params(store: TrackingStore) -> dict[str, str] | None:
+    """The task settings the champion was trained with (its run's `task.*` params, prefix
+    removed, as logged: text), read from MLflow without loading its weights; None when no
+    version holds the alias. The bucket among them is what `check_tables_fit` holds the
+    feature tables to when it scores."""
+    version = alias_version(store, CHAMPION)
+    if version is None:
+        return None
+    client = store.client()
+    mv = retry(lambda: client.get_model_version(store.registered_model, version), "read a version")
+    run = retry(lambda: client.get_run(mv.run_id), "read a run")
+    return {k.removeprefix("task."): v for k, v in run.data.params.items() if k.startswith("task.")}
