@@ -57,10 +57,20 @@ class DataConfig(_Section):
         default=0.5,
         ge=0.0,
         le=1.0,
-        description="A file whose malformed-line share exceeds this is refused whole.",
+        description="A file is refused whole when its share of malformed lines, of rows "
+        "whose time or value does not parse, or of rows later than now + future_skew_minutes "
+        "(a wrong clock upstream) exceeds this.",
     )
     max_duplicate_share: float = Field(
         default=0.05, ge=0.0, le=1.0, description="Quality check: highest share of duplicates."
+    )
+    max_unknown_event_share: float = Field(
+        default=0.2,
+        ge=0.0,
+        le=1.0,
+        description="Quality check: highest share of a partition's rows read that may be "
+        "quarantined as unknown_event_type; above it the partition fails (kept out of events, "
+        "so out of training, and retraining is blocked) until it is fixed or accepted.",
     )
     min_free_disk_mb: int = Field(
         default=100,

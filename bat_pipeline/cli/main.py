@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from datetime import date
 from pathlib import Path
 
-from bat_pipeline.errors import EXIT_FAILED, EXIT_USAGE, ConfigError, UsageError
+from bat_pipeline.errors import EXIT_FAILED, EXIT_USAGE, ConfigError, UsageError, redacted
 from bat_pipeline.process_env import PROCESS_ENV, is_set
 
 #: command -> the module that holds its `cmd_<command>(args) -> int`
@@ -128,6 +128,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("ui", parents=[common], help="start the Dagster and MLflow UIs (127.0.0.1)")
     p.add_argument("--dagster-port", type=_positive, default=3000)
     p.add_argument("--mlflow-port", type=_positive, default=5000)
+    p.add_argument(
+        "--allow-temporary-home",
+        action="store_true",
+        help="start even though BAT_HOME lies in a temporary folder (/tmp, /var/tmp, /dev/shm, "
+        "$TMPDIR) that the system may empty: for tests and throwaway trials only",
+    )
     return parser
 
 
@@ -161,7 +167,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return command(args.command)(args)
     except (UsageError, ConfigError) as exc:
-        sys.stderr.write(f"bat-pipeline {args.command}: {exc}\n")
+        sys.stderr.write(f"bat-pipeline {args.command}: {redacted(str(exc))}\n")
         return EXIT_USAGE
     except KeyboardInterrupt:
         sys.stderr.write("interrupted\n")
@@ -172,7 +178,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         what = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         if not own:
             what = f"unexpected {type(exc).__name__}: {what}"
-        sys.stderr.write(f"bat-pipeline {args.command}: {what}\n  full log: {log}\n")
+        sys.stderr.write(f"bat-pipeline {args.command}: {redacted(what)}\n  full log: {log}\n")
         return EXIT_FAILED
 
 
@@ -187,7 +193,8 @@ def _write_trace(args: argparse.Namespace) -> str:
         logs.mkdir(parents=True, exist_ok=True)
         path = logs / "cli-errors.log"
         with path.open("a", encoding="utf-8") as handle:
-            handle.write(f"--- bat-pipeline {' '.join(sys.argv[1:])}\n{traceback.format_exc()}\n")
+            trace = f"--- bat-pipeline {' '.join(sys.argv[1:])}\n{traceback.format_exc()}\n"
+            handle.write(redacted(trace))
         return str(path)
     except OSError:
         return "(not written: BAT_HOME/logs is not writable)"

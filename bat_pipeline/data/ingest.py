@@ -8,6 +8,8 @@ one transaction, and a file whose content hash was already loaded is a no-op.
 
 from __future__ import annotations
 
+import csv
+import gzip
 import hashlib
 import re
 from collections.abc import Iterator
@@ -26,6 +28,11 @@ from bat_pipeline.data.warehouse import database_path, disk_full_error, fetch_on
 _DATE_IN_NAME = re.compile(r"(\d{4}-\d{2}-\d{2})")
 _CSV_SUFFIXES = (".csv", ".csv.gz", ".tsv", ".txt")
 _PARQUET_SUFFIXES = (".parquet", ".pq")
+_TSV_SUFFIXES = (".tsv", ".tsv.gz")
+#: the longest header line read; a longer first line is not a header
+_MAX_HEADER_BYTES = 1 << 20
+#: delimiters a one-column header is checked for: the file is split by one of them instead
+_OTHER_DELIMITERS = (";", "\t", "|")
 
 
 class IngestError(ValueError):
@@ -101,10 +108,69 @@ def _check_readable(path: Path) -> str:
     return "csv"
 
 
-def _read_raw(con: duckdb.DuckDBPyConnection, path: Path, kind: str) -> duckdb.DuckDBPyRelation:
-    text = query("raw_csv") if kind == "csv" else query("raw_parquet")
+def csv_delimiter(path: Path) -> str:
+    """The delimiter of a CSV file, fixed by its name and never sniffed: a tab for `.tsv`
+    (and `.tsv.gz`), else a comma."""
+    return "\t" if path.name.lower().endswith(_TSV_SUFFIXES) else ","
+
+
+def csv_header(path: Path, delimiter: str) -> list[str]:
+    """The column names on the first line of a CSV file: UTF-8 text (a leading byte-order
+    mark dropped), split by `delimiter` with '"' quotes, each name stripped of blanks (an
+    empty one named `column<i>`, a repeated one suffixed `_<n>`). IngestError names the file
+    and the problem: not UTF-8, bad quoting, or one column that another delimiter splits."""
+    opener = gzip.open if path.name.lower().endswith(".gz") else open
     try:
-        return con.sql(text, params={"path": str(path)})
+        with opener(path, "rb") as handle:
+            first = handle.readline(_MAX_HEADER_BYTES)
+    except (OSError, EOFError) as exc:
+        raise IngestError(f"{path}: cannot be read as CSV: {exc}") from None
+    try:
+        line = first.decode("utf-8-sig").rstrip("\r\n")
+    except UnicodeDecodeError as exc:
+        raise IngestError(
+            f"{path}: cannot be read as CSV: line 1 (the header) is not UTF-8 text ({exc}); "
+            "deliver the file encoded as UTF-8 (convert one in Latin-1 or Windows-1252)"
+        ) from None
+    try:
+        names = next(csv.reader([line], delimiter=delimiter, quotechar='"', strict=True))
+    except (csv.Error, StopIteration) as exc:
+        raise IngestError(f"{path}: line 1 (the header) is not a CSV header: {exc}") from None
+    if len(names) == 1:
+        other = next((d for d in _OTHER_DELIMITERS if d in names[0]), None)
+        if other is not None:
+            raise IngestError(
+                f"{path}: the header {line[:200]!r} is one column: the file is separated by "
+                f"{other!r}, not {delimiter!r}. Files are read with {delimiter!r} between "
+                "columns (a tab for .tsv): deliver it so."
+            )
+    clean: list[str] = []
+    for i, name in enumerate(names):
+        name = name.strip() or f"column{i}"
+        unique, n = name, 0
+        while unique in clean:
+            n += 1
+            unique = f"{name}_{n}"
+        clean.append(unique)
+    return clean
+
+
+def _read_raw(con: duckdb.DuckDBPyConnection, path: Path, kind: str) -> duckdb.DuckDBPyRelation:
+    """The file as a relation. A CSV file is read with a fixed dialect and its own header's
+    names (`csv_header`), every cell as text; nothing about it is guessed."""
+    if kind == "csv":
+        delimiter = csv_delimiter(path)
+        names = csv_header(path, delimiter)
+        text = query("raw_csv")
+        params = {
+            "path": str(path),
+            "columns": dict.fromkeys(names, "VARCHAR"),
+            "delimiter": delimiter,
+        }
+    else:
+        text, params = query("raw_parquet"), {"path": str(path)}
+    try:
+        return con.sql(text, params=params)
     except duckdb.Error as exc:
         what = "CSV" if kind == "csv" else "Parquet"
         raise IngestError(f"{path}: cannot be read as {what}: {exc}") from None
@@ -330,15 +396,30 @@ def _swap_partition(
 def check_reject_share(
     con: duckdb.DuckDBPyConnection, path: Path, cfg: DataConfig, *, malformed: int, rows_read: int
 ) -> None:
-    """Refuse the whole file when its share of malformed lines, or of rows whose time or value
-    does not parse (table `staged`), exceeds data.max_reject_share: a file delivered in another
-    format must not replace a good partition with quarantine."""
+    """Refuse the whole file when the rows it delivers cannot be trusted, writing nothing:
+
+    - a quoted value that is never closed: the reader cannot tell where the rows after it
+      end, so none of them can be counted, loaded or quarantined one by one;
+    - a share of malformed lines, of rows whose time or value does not parse (table
+      `staged`), or of rows later than now + data.future_skew_minutes, over
+      data.max_reject_share: a file in another format, or from a source whose clock or time
+      zone is wrong, must not replace a good partition with quarantine."""
+    if malformed:
+        open_quote = fetch_one(con, query("unterminated_quote"))
+        if open_quote is not None:
+            raise IngestError(
+                f"{path}: line {open_quote[0]} opens a quoted value that is never closed "
+                f"({open_quote[1]}); the rows after it cannot be told apart, so the file is "
+                "refused whole and nothing was loaded. Fix the quoting of that line and "
+                "deliver the file again."
+            )
     if malformed / rows_read > cfg.max_reject_share:
         first = fetch_one(con, query("malformed_first"))
         raise IngestError(
             f"{path}: {malformed} of {rows_read} lines are malformed "
             f"(over data.max_reject_share={cfg.max_reject_share}); first at line {first[0]}: "
-            f"{first[1]}. Fix the delimiter/quoting of the file and deliver it again."
+            f"{first[1]}. Fix the delimiter, quoting or encoding (UTF-8) of the file and "
+            "deliver it again."
         )
     failed, row, reason, text = fetch_one(con, query("cast_failures"))
     if failed / rows_read > cfg.max_reject_share:
@@ -348,6 +429,15 @@ def check_reject_share(
             f"{reason} {text!r}. Nothing was loaded. Check data.timestamp_format (now "
             f"{cfg.timestamp_format or 'ISO 8601'}) and data.columns against the file "
             "(`bat-pipeline inspect FILE` suggests them), or fix the file."
+        )
+    future, row, text = fetch_one(con, query("future_rows"))
+    if future / rows_read > cfg.max_reject_share:
+        raise IngestError(
+            f"{path}: {future} of {rows_read} rows have an event time in the future (later "
+            f"than now + data.future_skew_minutes={cfg.future_skew_minutes}; over "
+            f"data.max_reject_share={cfg.max_reject_share}); first at row {row}: {text!r}. "
+            "The clock or time zone of the source is likely wrong. Nothing was loaded: fix "
+            "the event times (UTC, or with their offset) and deliver the file again."
         )
 
 

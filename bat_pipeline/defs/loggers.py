@@ -1,4 +1,5 @@
-"""The console logger of BAT's Dagster runs: one line per message, no stack traces.
+"""The console logger of BAT's Dagster runs: one line per message, no stack traces, no
+passwords of URLs.
 
 A failed step's full trace stays in the run's event log (the Dagster UI shows it); the
 terminal of `bat-pipeline run`, of `dagster dev` and of the daemon gets the message up to
@@ -10,6 +11,8 @@ import sys
 
 import dagster as dg
 
+from bat_pipeline.errors import redacted
+
 #: where Dagster's error messages start their stack trace
 _TRACE_MARKERS = ("\n\nStack Trace:", "\nStack Trace:", "\nTraceback (most recent call last):")
 
@@ -20,7 +23,7 @@ class _NoTraceFormatter(logging.Formatter):
         for marker in _TRACE_MARKERS:
             if marker in text:
                 text = text.split(marker, 1)[0].rstrip() + "  (stack trace: Dagster run log)"
-        return text
+        return redacted(text)
 
 
 @dg.logger(

@@ -127,8 +127,12 @@ def build_specs(
     future_skew_minutes: int,
     volume_noise_sigmas: float = 4.0,
     volume_trailing_days: int = 7,
+    max_unknown_event_share: float | None = None,
 ) -> list[Spec]:
-    """The suite for one partition; the volume expectation only when there is a history."""
+    """The suite for one partition; the volume expectation only when there is a history, the
+    unknown-event-type expectation only with its threshold (the data then carries column
+    `unknown_event_share`: the share of the partition's rows read that were quarantined as
+    `unknown_event_type`, the same on every row)."""
     vocab = sorted({str(v) for v in vocabulary})
     if not vocab:
         raise QualitySuiteError("the event-type vocabulary is empty: nothing could pass")
@@ -138,6 +142,10 @@ def build_specs(
         raise QualitySuiteError(f"volume_tolerance must be >= 0, got {volume_tolerance}")
     if future_skew_minutes < 0:
         raise QualitySuiteError(f"future_skew_minutes must be >= 0, got {future_skew_minutes}")
+    if max_unknown_event_share is not None and not 0.0 <= max_unknown_event_share <= 1.0:
+        raise QualitySuiteError(
+            f"max_unknown_event_share must be in [0, 1], got {max_unknown_event_share}"
+        )
     latest = _naive_utc(now) + timedelta(minutes=future_skew_minutes)
     required = list(REQUIRED_COLUMNS)
     specs = [
@@ -219,6 +227,19 @@ def build_specs(
             observe=share_of,
         ),
     ]
+    if max_unknown_event_share is not None:
+        # the rows of types outside the vocabulary never reach raw_events: ingest quarantined
+        # them, and a large share of them means the source's vocabulary changed
+        specs.append(
+            Spec(
+                "unknown_event_share",
+                "ExpectColumnMaxToBeBetween",
+                {"column": "unknown_event_share", "max_value": max_unknown_event_share},
+                f"at most {max_unknown_event_share:.1%} of the rows read to be quarantined as "
+                "unknown_event_type",
+                row_level=False,
+            )
+        )
     history = [int(c) for c in trailing_counts if int(c) > 0]  # a 0 is a missing day
     if history:
         low, high, med = volume_bounds(

@@ -207,6 +207,7 @@ def validate_events(
     volume_noise_sigmas: float = 4.0,
     volume_trailing_days: int = 7,
     future_skew_minutes: int = 5,
+    max_unknown_event_share: float | None = None,
     gx_dir: Path | None = None,
     docs_dir: Path | None = None,
     suite_name: str = "raw_events",
@@ -217,8 +218,11 @@ def validate_events(
     types; ``now`` the current time (naive = UTC) from which future timestamps are judged;
     ``trailing_counts`` the row counts of the previous partitions, newest first (zeros, i.e.
     missing days, are ignored; none at all = no volume expectation); the volume band is
-    `suite.volume_bounds` of them. ``gx_dir`` is the root of a File GX context
-    (created if missing, used under a lock), ``docs_dir`` where GX data docs (HTML) are built.
+    `suite.volume_bounds` of them. With ``max_unknown_event_share``, ``df`` carries column
+    ``unknown_event_share`` (its partition's share of rows read quarantined as
+    ``unknown_event_type``), whose largest value must not exceed it. ``gx_dir`` is the root
+    of a File GX context (created if missing, used under a lock), ``docs_dir`` where GX data
+    docs (HTML) are built.
 
     Raises :class:`QualitySuiteError` when the suite is misconfigured or GX did not evaluate
     every expectation exactly once; data problems are failed outcomes, never exceptions.
@@ -232,6 +236,7 @@ def validate_events(
         volume_noise_sigmas=volume_noise_sigmas,
         volume_trailing_days=volume_trailing_days,
         future_skew_minutes=future_skew_minutes,
+        max_unknown_event_share=max_unknown_event_share,
     )
     gx_dir = Path(gx_dir).resolve() if gx_dir is not None else None
     docs_dir = Path(docs_dir).resolve() if docs_dir is not None else None

@@ -67,8 +67,11 @@ def _record(
 
 
 def _check_together(con, keys, cfg, home, now, vocabulary, build_docs):
-    """One report per partition from a joint run, or None if the joint run failed."""
+    """One report per partition from a joint run, or None if the joint run failed or cannot
+    see every partition (one without loaded rows has no row in the joint data)."""
     frame = con.execute(query("range_events"), {"keys": keys}).df()
+    if set(frame["partition_key"].unique()) != set(keys):
+        return None
     joint = validate_events(
         frame,
         vocabulary=vocabulary,
@@ -76,6 +79,7 @@ def _check_together(con, keys, cfg, home, now, vocabulary, build_docs):
         trailing_counts=[],
         max_duplicate_share=cfg.max_duplicate_share,
         future_skew_minutes=cfg.future_skew_minutes,
+        max_unknown_event_share=cfg.max_unknown_event_share,
         gx_dir=home.root / "gx",
         docs_dir=home.reports / "data_docs" if build_docs else None,
         suite_name="raw_events_range",
@@ -157,6 +161,7 @@ def _check_each(con, keys, cfg, home, now, vocabulary, build_docs) -> dict[str, 
             volume_noise_sigmas=cfg.volume_noise_sigmas,
             volume_trailing_days=cfg.volume_trailing_days,
             future_skew_minutes=cfg.future_skew_minutes,
+            max_unknown_event_share=cfg.max_unknown_event_share,
             gx_dir=home.root / "gx",
             docs_dir=home.reports / "data_docs" if (build_docs and last) else None,
         )

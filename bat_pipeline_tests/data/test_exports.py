@@ -17,6 +17,7 @@ import pytest
 from bat_pipeline.cli.ingest import ingest_paths
 from bat_pipeline.config import BatConfig, DataConfig
 from bat_pipeline.data.exports import ingest_export, is_export
+from bat_pipeline.data.ingest import IngestError
 from bat_pipeline.data.loads import load_files
 from bat_pipeline.data.warehouse import writer
 from bat_pipeline.home import BatHome
@@ -140,6 +141,34 @@ def test_rows_without_a_usable_time_are_quarantined_under_the_files_own_key(tmp_
     assert sum(r.rows_read for r in results.values()) == len(bad)
     assert sum(r.rows_loaded + r.rows_quarantined for r in results.values()) == len(bad)
     assert all(r.skipped for r in again)
+
+
+@pytest.mark.parametrize("text", [f"{HEADER}\n", f"\ufeff{HEADER}"], ids=["plain", "bom"])
+def test_a_header_only_export_fails_clearly_and_writes_nothing(tmp_path, text):
+    path = tmp_path / "shop_export.csv"
+    path.write_text(text, encoding="utf-8")
+    with writer(tmp_path / "w.duckdb") as con:
+        ingest_export(con, write_export(tmp_path, ROWS, "old_export.csv"), VOCAB, now=NOW)
+        before = per_day(con), con.table("ingest_log").fetchall()
+        with pytest.raises(IngestError, match="header but no rows; nothing to load") as err:
+            ingest_export(con, path, VOCAB, now=NOW)
+        assert (per_day(con), con.table("ingest_log").fetchall()) == before
+    assert str(path) in str(err.value)
+
+
+def test_an_export_mostly_in_the_future_is_refused_whole(tmp_path):
+    """A source whose clock runs ahead: most rows lie past now + data.future_skew_minutes."""
+    ahead = [
+        "u1,2024-03-09T10:00:00,view,s1,",
+        "u2,2024-03-10T08:00:00,view,s2,",  # now is 2024-03-10T00:00
+        "u3,2024-03-10T09:00:00,purchase,s3,5",
+    ]
+    path = write_export(tmp_path, ahead)
+    with writer(tmp_path / "w.duckdb") as con:
+        with pytest.raises(IngestError, match=r"2 of 3 rows have an event time in the future"):
+            ingest_export(con, path, VOCAB, now=NOW)
+        assert per_day(con) == {}
+        assert con.table("ingest_log").fetchall() == []
 
 
 def test_a_parquet_export_is_split_like_a_csv_one(tmp_path):

@@ -41,6 +41,7 @@ TABLES = ("raw_events", "quarantine", "ingest_log", "vocabulary")
 
 def write_csv(folder: Path, name: str, rows: list[str], header: str = HEADER) -> Path:
     path = folder / name
+    folder.mkdir(parents=True, exist_ok=True)
     path.write_text("\n".join([header, *rows]) + "\n", encoding="utf-8")
     return path
 
@@ -280,10 +281,11 @@ def test_renamed_column_fails_naming_the_missing_and_found_columns(tmp_path):
     [
         (b"", r"empty \(0 bytes\)"),
         (f"{HEADER}\n".encode(), "header but no rows"),
+        (f"\ufeff{HEADER}\r\n".encode(), "header but no rows"),
         (bytes(range(256)) * 8, "not a CSV text file"),
         (b"\x89PNG\r\n\x1a\n" + bytes(range(1, 256)) * 8, "cannot be read as CSV"),
     ],
-    ids=["empty", "header_only", "binary", "binary_without_nul"],
+    ids=["empty", "header_only", "header_only_bom_crlf", "binary", "binary_without_nul"],
 )
 def test_unloadable_files_fail_clearly_and_write_nothing(tmp_path, content, expected):
     db = _loaded_warehouse(tmp_path)
@@ -308,6 +310,167 @@ def test_non_utf8_line_is_quarantined_with_the_encoding_reason(tmp_path):
     with writer(tmp_path / "w.duckdb") as con:
         raw = json.loads(con.execute("select raw from quarantine").fetchall()[0][0])
     assert "utf-8" in raw["errors"]
+
+
+# ------------------------------------------------------------------ CSV dialect and encoding
+
+
+def assert_refused(db: Path, path: Path, match: str, cfg: DataConfig = VOCAB, now=NOW) -> str:
+    """Loading `path` raises an IngestError naming it and matching `match`; nothing written."""
+    with writer(db) as con:
+        before = snapshot(con)
+        with pytest.raises(IngestError, match=match) as err:
+            ingest_file(con, path, cfg, now=now)
+        assert snapshot(con) == before
+    assert str(path) in str(err.value)
+    return str(err.value)
+
+
+@pytest.mark.parametrize(
+    ("rows", "line"),
+    [
+        # the quote opens on line 3 and the 200 rows after it are swallowed into its value
+        (
+            [GOOD_ROWS[0], 'u2,"2024-03-01T11:00:00,purchase,s2,9.5']
+            + [f"u{i},2024-03-01T12:00:00,view,s{i}," for i in range(3, 203)],
+            3,
+        ),
+        ([*GOOD_ROWS, 'u3,2024-03-01T12:00:00,view,"s3,'], 4),  # on the last line
+    ],
+    ids=["mid_file", "last_line"],
+)
+def test_an_unterminated_quote_refuses_the_file_naming_its_line(tmp_path, rows, line):
+    db = _loaded_warehouse(tmp_path)
+    old = write_csv(tmp_path, "events_2024-03-01.csv", GOOD_ROWS)
+    with writer(db) as con:
+        ingest_file(con, old, VOCAB, now=NOW)
+    path = write_csv(tmp_path / "again", "events_2024-03-01.csv", rows)
+    message = assert_refused(db, path, rf"line {line} opens a quoted value that is never closed")
+    assert "unterminated quote" in message and "nothing was loaded" in message
+
+
+def test_a_quote_closed_too_early_quarantines_only_its_line(tmp_path):
+    bad = 'u3,"2024-03-01T12:00:00"x,view,s3,'
+    result, rows = load(tmp_path, write_csv(tmp_path, "events_2024-03-01.csv", [*GOOD_ROWS, bad]))
+    assert result.quarantine_reasons == {"malformed_line": 1}
+    assert [r[0] for r in rows] == ["u1", "u2"]
+    with writer(tmp_path / "w.duckdb") as con:
+        raw = json.loads(con.execute("select raw from quarantine").fetchall()[0][0])
+    assert raw["line"] == bad
+
+
+def test_a_file_in_another_delimiter_is_refused_naming_it_never_loaded_as_one_column(tmp_path):
+    db = _loaded_warehouse(tmp_path)
+    rows = [r.replace(",", ";") for r in GOOD_ROWS]
+    path = write_csv(tmp_path, "events_2024-03-01.csv", rows, header=HEADER.replace(",", ";"))
+    message = assert_refused(db, path, r"is one column: the file is separated by ';', not ','")
+    assert repr(HEADER.replace(",", ";")) in message
+
+
+def test_lines_in_another_delimiter_are_malformed_quarantined_and_counted(tmp_path):
+    semicolon = GOOD_ROWS[1].replace("u2", "u3").replace(",", ";")
+    path = write_csv(tmp_path, "events_2024-03-01.csv", [*GOOD_ROWS, semicolon])
+    result, rows = load(tmp_path, path)
+    assert result.quarantine_reasons == {"malformed_line": 1}
+    assert (result.rows_read, result.rows_loaded) == (3, 2)
+    assert [r[0] for r in rows] == ["u1", "u2"]
+    # mostly in another delimiter: refused whole, naming the first bad line
+    again = write_csv(
+        tmp_path / "again",
+        "events_2024-03-01.csv",
+        [GOOD_ROWS[0], *(r.replace(",", ";") for r in GOOD_ROWS[1:]), semicolon],
+    )
+    message = assert_refused(tmp_path / "w.duckdb", again, r"2 of 3 lines are malformed")
+    assert "first at line 3" in message
+
+
+def test_a_tsv_file_is_read_tab_separated(tmp_path):
+    path = write_csv(
+        tmp_path,
+        "events_2024-03-01.tsv",
+        [r.replace(",", "\t") for r in GOOD_ROWS],
+        header=HEADER.replace(",", "\t"),
+    )
+    result, rows = load(tmp_path, path)
+    assert (result.rows_loaded, result.rows_quarantined) == (2, 0)
+    assert [(r[0], r[4]) for r in rows] == [("u1", None), ("u2", 9.5)]
+
+
+@pytest.mark.parametrize(
+    ("header", "row", "cfg"),
+    [
+        ("user_id,event_time,event_type,country", "u1,2024-03-01T10:00:00,view,DE", VOCAB),
+        (
+            "uid,event_time,event_type,country",
+            "u1,2024-03-01T10:00:00,view,DE",
+            DataConfig(event_types=["view"], columns={"user_id": "uid"}),
+        ),
+        ("country,user_id,event_time,event_type", "DE,u1,2024-03-01T10:00:00,view", VOCAB),
+    ],
+    ids=["user_id_first", "mapped_first", "extra_first"],
+)
+def test_a_utf8_bom_is_dropped_from_the_column_names(tmp_path, header, row, cfg):
+    path = tmp_path / "events_2024-03-01.csv"
+    path.write_text(f"{header}\n{row}\n", encoding="utf-8-sig")
+    assert path.read_bytes().startswith(b"\xef\xbb\xbf")
+    result, rows = load(tmp_path, path, cfg=cfg)
+    assert (result.rows_loaded, result.rows_quarantined) == (1, 0)
+    (stored,) = rows
+    assert stored[:3] == ("u1", datetime(2024, 3, 1, 10), "view")
+    assert json.loads(stored[7]) == {"country": "DE"}
+    with writer(tmp_path / "w.duckdb") as con:
+        everything = repr(con.execute("select * from raw_events").fetchall())
+        everything += repr(con.execute("select * from quarantine").fetchall())
+    assert "\ufeff" not in everything and "\\ufeff" not in everything
+
+
+@pytest.mark.parametrize(
+    ("text", "match"),
+    [
+        (
+            "user_id,event_time,event_type,città\nu1,2024-03-01T01:00:00,view,Roma\n",
+            r"line 1 \(the header\) is not UTF-8 text",
+        ),
+        (
+            "user_id,event_time,event_type,city\nu1,2024-03-01T01:00:00,view,Zürich\n"
+            "u2,2024-03-01T02:00:00,view,Genève\nu3,2024-03-01T03:00:00,view,Bern\n",
+            r"2 of 3 lines are malformed .*not utf-8 encoded.*encoding \(UTF-8\)",
+        ),
+    ],
+    ids=["latin1_header", "mostly_latin1_rows"],
+)
+def test_a_latin1_file_is_refused_naming_the_encoding(tmp_path, text, match):
+    path = tmp_path / "events_2024-03-01.csv"
+    path.write_bytes(text.encode("latin-1"))
+    assert_refused(_loaded_warehouse(tmp_path), path, match)
+
+
+# ------------------------------------------------------------------ a wrong clock upstream
+
+
+def test_a_file_mostly_in_the_future_is_refused_whole_and_the_old_partition_stays(tmp_path):
+    """Rows past now + data.future_skew_minutes are quarantined one by one; a file where
+    they are over data.max_reject_share comes from a wrong clock and is refused whole."""
+    now = datetime(2024, 3, 1, 12)  # noon of the partition's day
+    db = tmp_path / "w.duckdb"
+    good = write_csv(tmp_path, "events_2024-03-01.csv", ["u1,2024-03-01T09:00:00,view,s1,"])
+    with writer(db) as con:
+        ingest_file(con, good, VOCAB, now=now)
+    shifted = [  # a source clock 8 h ahead: two of its three rows lie in the future
+        "u1,2024-03-01T11:00:00,view,s1,",
+        "u2,2024-03-01T18:00:00,view,s2,",
+        "u3,2024-03-01T19:30:00,purchase,s3,4",
+    ]
+    path = write_csv(tmp_path / "again", "events_2024-03-01.csv", shifted)
+    message = assert_refused(db, path, r"2 of 3 rows have an event time in the future", now=now)
+    assert "first at row 2: '2024-03-01T18:00:00'" in message
+    assert "data.future_skew_minutes=5" in message and "clock" in message
+    # under a looser threshold the same file loads, its future rows quarantined and counted
+    result, rows = load(
+        tmp_path, path, cfg=VOCAB.model_copy(update={"max_reject_share": 0.7}), now=now
+    )
+    assert result.quarantine_reasons == {"future_event_time": 2}
+    assert [r[0] for r in rows] == ["u1"]
 
 
 # ------------------------------------------------------------------ schema by name, mapping

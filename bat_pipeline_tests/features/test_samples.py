@@ -14,7 +14,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bat_pipeline.config import TaskConfig
+from bat_pipeline.config import DataConfig, TaskConfig
+from bat_pipeline.data.ingest import ingest_file
 from bat_pipeline.data.warehouse import replace_table, writer
 from bat_pipeline.features.samples import (
     SampleError,
@@ -23,6 +24,7 @@ from bat_pipeline.features.samples import (
     choose_cutoffs,
     fit_scaler,
     floor_to_bucket,
+    inputs_for_index,
     observed_mask,
     resolve_lookback_days,
     scoring_inputs,
@@ -30,7 +32,7 @@ from bat_pipeline.features.samples import (
 )
 from bat_pipeline.features.tables import build_feature_tables
 from bat_pipeline.ml.dataset import TEST, TRAIN, VAL
-from bat_pipeline_tests.helpers import add_events
+from bat_pipeline_tests.helpers import add_events, mark_checked
 
 START = date(2024, 1, 1)  # a Monday
 AS_OF = date(2024, 3, 4)  # a Monday; cutoffs 01-15 .. 02-26 with the task below
@@ -152,6 +154,63 @@ def test_static_context_is_the_first_event_even_when_it_has_no_device(con):
     hot = {names[k] for k in np.flatnonzero(samples.static[i]) if "=" in names[k]}
     assert hot == {"device=unknown", "channel=email"}
     assert "device=smart_tv" not in names
+
+
+def test_a_champions_spec_keeps_its_inputs_with_new_event_types_and_unseen_categories(
+    con, tmp_path
+):
+    """After training, a delivery holds an event type the model never saw (the vocabulary
+    now accepts it) and a new user on a device and channel never seen. Scoring and samples
+    built with the champion's spec keep its shape; unseen values encode to zeros and shift no
+    other input."""
+    samples, spec, _ = build(con)
+    users_before, seq_before, static_before, _ = scoring_inputs(con, spec, AS_OF)
+    path = tmp_path / "late_delivery.csv"
+    path.write_text(
+        "user_id,event_time,event_type,session_id,value,device,channel\n"
+        "u1,2024-02-20T12:00:00,live_stream_view,l1,,smart_tv,tv\n"
+        "fresh,2024-02-20T13:00:00,live_stream_view,f1,,smart_tv,tv\n"
+        "fresh,2024-02-20T13:05:00,home,f1,,smart_tv,tv\n"
+    )
+    cfg = DataConfig(event_types=[*EVENT_TYPES, "live_stream_view"])
+    loaded = ingest_file(con, path, cfg, now=datetime(2024, 3, 4), partition_key="late")
+    assert (loaded.rows_loaded, loaded.rows_quarantined) == (3, 0)
+    mark_checked(con)
+    replace_table(con, "events")
+    build_feature_tables(con, TASK.bucket_days, AS_OF, TASK.lookback_days)
+
+    users, sequences, static, _ = scoring_inputs(con, spec, AS_OF)
+    assert list(users) == sorted([*users_before, "fresh"])
+    assert sequences.shape == (len(users), spec.lookback_buckets, len(spec.feature_names))
+    assert static.shape == (len(users), len(spec.static_names))
+    assert (sequences.shape[1:], static.shape[1]) == (seq_before.shape[1:], static_before.shape[1])
+    names, features = spec.static_names, spec.feature_names
+    one_hot = [k for k, name in enumerate(names) if "=" in name]
+    f = list(users).index("fresh")
+    assert not static[f, one_hot].any()  # smart_tv and tv: no slot, all zeros
+    assert sequences[f, :, features.index("n_home")].any()
+    assert not sequences[f, :, [features.index("n_purchase"), features.index("n_search")]].any()
+    per_type = slice(0, len(spec.event_types))
+    for i, user in enumerate(users_before):
+        j = list(users).index(user)
+        if user == "u1":  # its new-type event reaches the totals, never a per-type channel
+            assert np.array_equal(sequences[j, :, per_type], seq_before[i, :, per_type])
+            assert np.array_equal(static[j, one_hot], static_before[i, one_hot])
+        else:
+            assert np.array_equal(sequences[j], seq_before[i]) and np.array_equal(
+                static[j], static_before[i]
+            )
+
+    # samples rebuilt with the champion's spec (as a champion is evaluated on newer labels)
+    t = date(2024, 2, 26)
+    index = pd.DataFrame({"user_id": ["u0", "fresh"], "cutoff": [t, t]})
+    seq_idx, static_idx = inputs_for_index(con, spec, index)
+    assert seq_idx.shape == (2, spec.lookback_buckets, len(features))
+    assert static_idx.shape == (2, len(names))
+    assert not static_idx[1, one_hot].any()
+    i = position(samples, "u0", t)
+    assert np.array_equal(seq_idx[0], samples.sequences[i])
+    assert np.array_equal(static_idx[0], samples.static[i])
 
 
 # ------------------------------------------------------------------ splits

@@ -17,7 +17,7 @@ import sys
 import threading
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import asdict
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
 
 import duckdb
@@ -25,10 +25,16 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from bat_pipeline.config import DataConfig
 from bat_pipeline.contract import DEFAULT_EVENT_TYPES
+from bat_pipeline.data.loads import load_files
+from bat_pipeline.data.warehouse import replace_table, writer
+from bat_pipeline.drift.windows import Window, quality_failures
+from bat_pipeline.home import BatHome
 from bat_pipeline.quality import suite, validation
 from bat_pipeline.quality.suite import QualityReport, QualitySuiteError, volume_bounds
 from bat_pipeline.quality.validation import LOCK_FILENAME, validate_events
+from bat_pipeline.quality.verdicts import check_partitions
 
 NOW = datetime(2024, 3, 2, 0, 0)  # the partition is 2024-03-01; "now" is just after it
 TRAILING = (100, 95, 105)  # median 100 -> 50..150 rows allowed
@@ -463,6 +469,84 @@ def test_no_history_means_no_volume_expectation(clean: pd.DataFrame) -> None:
         assert report.success
         assert [o.name for o in report.outcomes] == ALL_NAMES[:-1]
         assert report.evaluated == len(ALL_NAMES) - 1
+
+
+# --- unknown event types, as ingest quarantined them --------------------------------------------
+
+
+def test_a_day_with_many_unknown_event_types_fails_and_blocks_retraining(tmp_path: Path) -> None:
+    """Real files loaded into a real warehouse: the rows of a type outside the vocabulary are
+    quarantined; a day where they exceed data.max_unknown_event_share fails its check, stays
+    out of `events` and is what the drift sensor reports as blocking a retrain."""
+    landing = tmp_path / "landing"
+    landing.mkdir()
+    unknown = {"2024-03-01": 0, "2024-03-02": 2, "2024-03-03": 6}  # of 20 rows: 0, 10, 30 %
+    for day, n in unknown.items():
+        rows = [
+            f"u{i},{day}T{8 + i // 4:02d}:{i % 4 * 10:02d}:00,"
+            f"{'live_stream_view' if i < n else 'view'},s{i}"
+            for i in range(20)
+        ]
+        text = "\n".join(["user_id,event_time,event_type,session_id", *rows]) + "\n"
+        (landing / f"events_{day}.csv").write_text(text)
+    home = BatHome(tmp_path / "home").ensure()
+    cfg = DataConfig(event_types=["view", "purchase"])
+    assert cfg.max_unknown_event_share == 0.2
+    now = datetime(2024, 3, 4, tzinfo=UTC)
+    with writer(home.warehouse) as con:
+        batch = load_files(con, sorted(landing.iterdir()), cfg, now)
+        assert [r.quarantine_reasons for r in batch.results] == [
+            {},
+            {"unknown_event_type": 2},
+            {"unknown_event_type": 6},
+        ]
+        reports = check_partitions(con, batch.changed, cfg, home, now, build_docs=False)
+        replace_table(con, "events")
+        days = con.execute(
+            "select distinct strftime(event_time, '%Y-%m-%d') from events order by 1"
+        ).fetchall()
+        blocking = quality_failures(con, Window(date(2024, 3, 1), date(2024, 3, 3)))
+    assert {k: [o.name for o in r.failed()] for k, r in reports.items()} == {
+        "2024-03-01": [],
+        "2024-03-02": [],
+        "2024-03-03": ["unknown_event_share"],
+    }
+    share = outcome(reports["2024-03-03"], "unknown_event_share")
+    assert share.observed == pytest.approx(0.3)
+    assert share.expectation == "ExpectColumnMaxToBeBetween"
+    assert "unknown_event_type" in share.detail
+    assert outcome(reports["2024-03-02"], "unknown_event_share").observed == pytest.approx(0.1)
+    assert days == [("2024-03-01",), ("2024-03-02",)]
+    assert blocking == ["2024-03-03"]
+    # the day alone (validated on its own, with its volume history) fails the same way, and
+    # passes under a looser threshold
+    loose = cfg.model_copy(update={"max_unknown_event_share": 0.3})
+    with writer(home.warehouse) as con:
+        alone = check_partitions(con, ["2024-03-03"], cfg, home, now, build_docs=False)
+        passed = check_partitions(con, ["2024-03-03"], loose, home, now, build_docs=False)
+    assert failed_names(alone["2024-03-03"]) == ["unknown_event_share"]
+    assert passed["2024-03-03"].success
+
+
+def test_a_day_left_without_loaded_rows_fails_when_checked_with_other_days(tmp_path: Path) -> None:
+    """Several days are first validated together; a day whose every row was quarantined has
+    no row in that joint data, so it is validated on its own and fails."""
+    landing = tmp_path / "landing"
+    landing.mkdir()
+    for day, kind in (("2024-03-01", "view"), ("2024-03-02", "live_stream_view")):
+        rows = [f"u{i},{day}T10:{i:02d}:00,{kind}" for i in range(10)]
+        (landing / f"events_{day}.csv").write_text(
+            "\n".join(["user_id,event_time,event_type", *rows]) + "\n"
+        )
+    home = BatHome(tmp_path / "home").ensure()
+    cfg = DataConfig(event_types=["view"])
+    now = datetime(2024, 3, 4, tzinfo=UTC)
+    with writer(home.warehouse) as con:
+        batch = load_files(con, sorted(landing.iterdir()), cfg, now)
+        assert [r.rows_loaded for r in batch.results] == [10, 0]
+        reports = check_partitions(con, batch.changed, cfg, home, now, build_docs=False)
+    assert reports["2024-03-01"].success
+    assert {"row_count_min", "unknown_event_share"} <= set(failed_names(reports["2024-03-02"]))
 
 
 # --- suite misconfiguration ----------------------------------------------------------------------
