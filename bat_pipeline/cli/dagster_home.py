@@ -5,11 +5,26 @@ from __future__ import annotations
 
 import os
 import shutil
+import tempfile
 from pathlib import Path
 
 from bat_pipeline.home import PROJECT_ROOT, BatHome
 
 PROJECT_DAGSTER_YAML = PROJECT_ROOT / "dagster.yaml"
+
+
+def temporary_roots() -> list[Path]:
+    """The folders whose content the system may delete (at reboot, or by age): the temporary
+    folder of this process ($TMPDIR, else /tmp), /tmp, /var/tmp and /dev/shm."""
+    candidates = (tempfile.gettempdir(), "/tmp", "/var/tmp", "/dev/shm")
+    roots = {Path(c).resolve() for c in candidates}
+    return sorted(root for root in roots if root != Path(root.anchor))
+
+
+def temporary_root(path: Path) -> Path | None:
+    """The temporary folder that `path` lies in (links resolved), or None."""
+    resolved = Path(path).resolve()
+    return next((root for root in temporary_roots() if resolved.is_relative_to(root)), None)
 
 
 def prepare_dagster_home(home: BatHome) -> Path:

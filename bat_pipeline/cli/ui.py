@@ -3,6 +3,10 @@
 All three bind to 127.0.0.1 only; expose them only behind an authenticating
 proxy. They stop together on Ctrl-C (or SIGTERM), and if one of them dies the others are
 stopped too, so nothing is left running in the background.
+
+They refuse to start when BAT_HOME (so DAGSTER_HOME = BAT_HOME/dagster) lies in a temporary
+folder, whose content the system may delete with every run, schedule state and sensor cursor,
+unless --allow-temporary-home says that this is a test or a throwaway trial.
 """
 
 from __future__ import annotations
@@ -19,7 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bat_pipeline.cli.common import config_of, home_of
-from bat_pipeline.cli.dagster_home import prepare_dagster_home
+from bat_pipeline.cli.dagster_home import prepare_dagster_home, temporary_root
+from bat_pipeline.errors import UsageError
 from bat_pipeline.home import PROJECT_ROOT, BatHome
 from bat_pipeline.process_env import PROCESS_ENV
 
@@ -80,10 +85,31 @@ class Servers:
         return [name for name, proc in self.processes.items() if proc.poll() is not None]
 
 
+def check_persistent_home(home: BatHome, allow_temporary_home: bool = False) -> None:
+    """Refuse a Dagster home in a temporary folder: the system may empty it, and with it every
+    run, schedule state and sensor cursor (the sensors would then start over from nothing).
+    `allow_temporary_home` is for tests and throwaway trials."""
+    root = temporary_root(home.dagster_home)
+    if root is None or allow_temporary_home:
+        return
+    raise UsageError(
+        f"refusing to start: Dagster's state (runs, schedules, sensor cursors) would live in "
+        f"{home.dagster_home}, inside the temporary folder {root}, which the system may empty; "
+        "set BAT_HOME (or --home) to a persistent folder, or pass --allow-temporary-home for a "
+        "test or a throwaway trial"
+    )
+
+
 def start(
-    home: BatHome, dagster_port: int = 3000, mlflow_port: int = 5000, log_dir: Path | None = None
+    home: BatHome,
+    dagster_port: int = 3000,
+    mlflow_port: int = 5000,
+    log_dir: Path | None = None,
+    allow_temporary_home: bool = False,
 ) -> Servers:
-    """Start the three servers (each in its own process group) with state under BAT_HOME."""
+    """Start the three servers (each in its own process group) with state under BAT_HOME;
+    refuses a BAT_HOME in a temporary folder unless `allow_temporary_home`."""
+    check_persistent_home(home, allow_temporary_home)
     prepare_dagster_home(home)
     servers = Servers(
         dagster_url=f"http://{LOOPBACK}:{dagster_port}",
@@ -135,9 +161,11 @@ def wait_until_up(servers: Servers, timeout: float = 180.0) -> None:
         raise RuntimeError(f"{', '.join(pending)} did not answer within {timeout:.0f} s")
 
 
-def serve(home: BatHome, dagster_port: int, mlflow_port: int) -> int:
+def serve(
+    home: BatHome, dagster_port: int, mlflow_port: int, allow_temporary_home: bool = False
+) -> int:
     """Run until Ctrl-C; returns 0 on a clean stop, 1 if a server died."""
-    servers = start(home, dagster_port, mlflow_port)
+    servers = start(home, dagster_port, mlflow_port, allow_temporary_home=allow_temporary_home)
     stop = {"now": False}
 
     def on_signal(signum, frame):
@@ -169,5 +197,8 @@ def serve(home: BatHome, dagster_port: int, mlflow_port: int) -> int:
 
 
 def cmd_ui(args: argparse.Namespace) -> int:
+    home = home_of(args)
+    allow = getattr(args, "allow_temporary_home", False)
+    check_persistent_home(home, allow)  # before anything is written or started
     config_of(args)
-    return serve(home_of(args), args.dagster_port, args.mlflow_port)
+    return serve(home, args.dagster_port, args.mlflow_port, allow_temporary_home=allow)

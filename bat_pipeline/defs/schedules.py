@@ -1,4 +1,13 @@
-"""Schedules: daily ingest, daily features + scoring, weekly retraining (all times UTC)."""
+"""Schedules: daily ingest, daily features + scoring, weekly retraining (all times UTC).
+
+After downtime none of them floods the queue. When the daemon comes back after missing ticks,
+each schedule launches only its latest missed tick (these schedules carry no partition set, so
+the scheduler does not catch up further; dagster.yaml bounds `max_catchup_runs` for any that
+would). A schedule turned off and on again counts from the moment it is turned on: the ticks
+of the time it was off are never launched (a backfill loads those days on purpose). A tick is
+launched at most once: its run carries the tick time and a run key of its own (the partition
+for the ingest, `scoring:<date>`, `weekly:<date>`), and the daemon looks for it first.
+"""
 
 import dagster as dg
 

@@ -201,7 +201,7 @@ def ui_stack(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     mlflow_port = ui.free_port()
     while mlflow_port == dagster_port:
         mlflow_port = ui.free_port()
-    servers = ui.start(home, dagster_port, mlflow_port)
+    servers = ui.start(home, dagster_port, mlflow_port, allow_temporary_home=True)  # tmp_path
     try:
         try:
             ui.wait_until_up(servers, timeout=240)

@@ -8,7 +8,7 @@ import dagster as dg
 
 from bat_pipeline.config import BatConfig, DriftConfig
 from bat_pipeline.defs.resources import BatHomeResource, MlflowResource, WarehouseResource
-from bat_pipeline.defs.sensors import drift_sensor, drift_tick
+from bat_pipeline.defs.sensors import drift_request_history, drift_sensor, drift_tick
 from bat_pipeline.drift.results import DriftResult, FeatureDrift
 from bat_pipeline.drift.windows import Window
 from bat_pipeline.policy.retrain import DriftObservation
@@ -119,3 +119,49 @@ def test_population_drift_is_reported_in_the_skip_reason_unless_configured_as_tr
     _, tick = drift_tick(None, watch, opted_in, None, NOW)
     assert watch.asked == [(7, 0.25, ("behaviour", "population"))]
     assert [r.run_key for r in tick.run_requests] == [f"drift:{WEEK}"]
+
+
+def submit(instance: dg.DagsterInstance, request: dg.RunRequest) -> dg.DagsterRun:
+    """What the sensor daemon does with a run request: a training_job run with its tags."""
+    from bat_pipeline.definitions import defs
+
+    job = defs.resolve_job_def("training_job")
+    return instance.create_run_for_job(
+        job_def=job,
+        run_config=request.run_config,
+        tags={**job.tags, **request.tags, "dagster/run_key": request.run_key,
+              "dagster/sensor_name": "drift_sensor"},
+    )  # fmt: skip
+
+
+def test_a_reset_cursor_does_not_request_a_window_the_run_history_holds():
+    now = datetime.now(UTC)  # the run history stamps runs with the real clock
+    drifted = DriftObservation(WEEK, result=result(0.6))
+    with dg.instance_for_test() as instance:
+        _, first = drift_tick(None, FakeWatch(drifted), CFG, None, now,
+                              drift_request_history(instance))  # fmt: skip
+        (request,) = first.run_requests
+        run = submit(instance, request)
+
+        # the cursor is lost (reset, or an older copy restored): BAT's own decision still
+        # refuses the window, names the run, and says the cursor had lost it
+        decision, reset = drift_tick(None, FakeWatch(drifted), CFG, None,
+                                     now + timedelta(hours=1), drift_request_history(instance))  # fmt: skip
+        assert not decision.request and reset.run_requests == []
+        message = reset.skip_reason.skip_message
+        assert f"a retrain was already requested for {WEEK}" in message
+        assert run.run_id in message and "cursor had lost it" in message
+        healed = json.loads(reset.cursor)  # the cursor learns it back
+        assert healed["requested"] == [str(WEEK)] and healed["last_request_at"]
+
+        # a new window inside the cooldown of the forgotten request waits, and says why
+        nxt = DriftObservation(NEXT_WEEK, result=result(0.6))
+        _, soon = drift_tick(None, FakeWatch(nxt), CFG, None, now + timedelta(hours=2),
+                             drift_request_history(instance))  # fmt: skip
+        assert soon.run_requests == []
+        assert "within the cooldown (last retrain request from the run history" in (
+            soon.skip_reason.skip_message
+        )
+        _, later = drift_tick(None, FakeWatch(nxt), CFG, None, now + timedelta(hours=25),
+                              drift_request_history(instance))  # fmt: skip
+        assert [r.run_key for r in later.run_requests] == [f"drift:{NEXT_WEEK}"]

@@ -217,3 +217,24 @@ def test_landing_sensor_launches_once_per_content(home, trained):
     second = evaluate(first.cursor)
     assert [r.partition_key for r in second.run_requests] == [day]
     assert second.run_requests[0].run_key != first.run_requests[0].run_key
+
+
+def test_a_reset_drift_cursor_does_not_request_the_same_window_again(home, trained):
+    from bat_pipeline.defs.sensors import drift_sensor
+
+    deliver_drift(home, trained)
+    resources = {"bat": BatHomeResource(), "warehouse": WarehouseResource(),
+                 "mlflow": MlflowResource()}  # fmt: skip
+    with dg.instance_for_test() as instance:
+        first = drift_sensor(dg.build_sensor_context(instance=instance, resources=resources))
+        (request,) = first.run_requests
+        instance.add_run(  # what the daemon records for the request (not executed here)
+            dg.DagsterRun(job_name="training_job", run_config=request.run_config,
+                          tags={**request.tags, "dagster/run_key": request.run_key})
+        )  # fmt: skip
+        # the cursor is gone (reset, or an older copy restored): BAT itself refuses the window
+        again = drift_sensor(dg.build_sensor_context(instance=instance, resources=resources))
+    assert again.run_requests == []
+    message = again.skip_reason.skip_message
+    assert f"a retrain was already requested for {request.run_key.split(':', 1)[1]}" in message
+    assert "cursor had lost it" in message

@@ -11,6 +11,8 @@ from bat_pipeline.drift.windows import Window
 from bat_pipeline.policy.retrain import (
     MAX_REMEMBERED_WINDOWS,
     DriftObservation,
+    RequestedRun,
+    RequestHistory,
     next_tick,
     retrain_decision,
 )
@@ -119,3 +121,37 @@ def test_a_group_switched_on_as_trigger_requests_a_retrain():
     decision, state = next_tick({}, DriftObservation(WINDOW, result=behaviour), COOLDOWN, NOW)
     assert decision.request and "purchases_per_cart" in decision.reason
     assert state["last_groups_moved"] == ["behaviour", "population"]
+
+
+OTHER = Window(date(2026, 2, 13), date(2026, 2, 19))
+
+
+def test_a_reset_cursor_is_completed_from_the_run_history():
+    seen = DriftObservation(WINDOW, result=drifted(True))
+    history = RequestHistory({str(WINDOW): RequestedRun("run-1", NOW - timedelta(days=2))})
+    decision, state = next_tick({}, seen, COOLDOWN, NOW, history)
+    assert not decision.request
+    assert decision.reason == (f"a retrain was already requested for {WINDOW} (run run-1 in the "
+                               "run history; the sensor's cursor had lost it: reset or older)")  # fmt: skip
+    assert state["requested"] == [str(WINDOW)]
+    assert state["last_request_at"] == (NOW - timedelta(days=2)).isoformat()
+    # from the healed cursor on, the usual reason
+    again, _ = next_tick(state, seen, COOLDOWN, NOW + timedelta(hours=1), history)
+    assert again.reason == f"a retrain was already requested for {WINDOW}"
+
+
+def test_a_forgotten_request_starts_the_cooldown_and_a_remembered_one_is_not_reported_as_such():
+    seen = DriftObservation(WINDOW, result=drifted(True))
+    recent = RequestHistory({str(OTHER): RequestedRun("run-2", NOW - timedelta(hours=3))})
+    decision, state = next_tick({}, seen, COOLDOWN, NOW, recent)
+    assert not decision.request and "cooldown (last retrain request from the run history" in (
+        decision.reason
+    )
+    assert state["requested"] == [str(OTHER)]
+    # the cursor knows that request: the history adds nothing, the reason is the usual one
+    cursor = {"requested": [str(OTHER)], "last_request_at": (NOW - timedelta(hours=3)).isoformat()}
+    decision, _ = next_tick(cursor, seen, COOLDOWN, NOW, recent)
+    assert "cooldown (last retrain request 2026" in decision.reason
+    # old requests in the history do not hold a new window back
+    old = RequestHistory({str(OTHER): RequestedRun("run-2", NOW - timedelta(days=3))})
+    assert next_tick({}, seen, COOLDOWN, NOW, old)[0].request
