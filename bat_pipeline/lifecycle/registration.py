@@ -7,7 +7,7 @@ import tempfile
 from pathlib import Path
 
 from bat_pipeline.features.samples import FeatureSpec
-from bat_pipeline.lifecycle.tracking import TrackingStore, retry
+from bat_pipeline.lifecycle.tracking import TrackingStore
 from bat_pipeline.ml.artifact import save_model
 from bat_pipeline.ml.dataset import SampleSet
 from bat_pipeline.ml.packed import PackedNet
@@ -24,24 +24,27 @@ def log_model(
 
     with tempfile.TemporaryDirectory() as tmp:
         files = save_model(net, spec.to_dict(), Path(tmp) / "weights", threshold)
-        retry(
+        store.retry(
             lambda: store.client().log_artifacts(run_id, str(files.folder), "weights"),
-            "log weights",
+            "log the weights",
         )
     packed = PackedNet(net).eval()
     example = PackedNet.pack(samples.sequences[:2], samples.static[:2])
     with torch.inference_mode():
         output = packed(torch.from_numpy(example)).numpy()
-    info = mlflow.pytorch.log_model(
-        packed,
-        name="model",
-        signature=infer_signature(example, output),
-        input_example=example,
-        pip_requirements=[f"torch=={torch.__version__.split('+')[0]}", "bat_pipeline"],
+    info = store.retry(
+        lambda: mlflow.pytorch.log_model(
+            packed,
+            name="model",
+            signature=infer_signature(example, output),
+            input_example=example,
+            pip_requirements=[f"torch=={torch.__version__.split('+')[0]}", "bat_pipeline"],
+        ),
+        "log the pytorch model",
     )
     # the version is created with its hash tag: no version exists without it, even if the
     # process dies right after registering
-    version = retry(
+    version = store.retry(
         lambda: mlflow.register_model(
             info.model_uri,
             store.registered_model,
@@ -66,19 +69,19 @@ def describe_version(
     def fmt(v):
         return "n/a" if v is None else f"{v:.3f}"
 
-    retry(
+    store.retry(
         lambda: client.update_registered_model(
             store.registered_model, description=MODEL_DESCRIPTION
         ),
         "describe the registered model",
     )
-    retry(
+    store.retry(
         lambda: client.set_registered_model_tag(
             store.registered_model, "task", "customer behaviour"
         ),
         "tag the registered model",
     )
-    retry(
+    store.retry(
         lambda: client.update_model_version(
             store.registered_model,
             version,
@@ -96,7 +99,7 @@ def describe_version(
         "trigger": trigger,
         "run_id": run_id,
     }.items():
-        retry(
+        store.retry(
             lambda k=key, v=value: client.set_model_version_tag(
                 store.registered_model, version, k, v
             ),

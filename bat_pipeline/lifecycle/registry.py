@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bat_pipeline.lifecycle.tracking import TrackingStore, retry
+from bat_pipeline.lifecycle.tracking import TrackingStore
 from bat_pipeline.policy.gates import GateResult
 from bat_pipeline.policy.promotion import (
     CHAMPION,
@@ -68,8 +68,10 @@ class Decision:
 
 def model_ref(store: TrackingStore, version: str) -> ModelRef:
     client = store.client()
-    mv = retry(lambda: client.get_model_version(store.registered_model, version), "read a version")
-    run = retry(lambda: client.get_run(mv.run_id), "read a run")
+    mv = store.retry(
+        lambda: client.get_model_version(store.registered_model, version), "read a version"
+    )
+    run = store.retry(lambda: client.get_run(mv.run_id), "read a run")
     metrics = {
         k.removeprefix("test/"): v for k, v in run.data.metrics.items() if k.startswith("test/")
     }
@@ -91,7 +93,7 @@ def alias_version(store: TrackingStore, alias: str) -> str | None:
 
     client = store.client()
     try:
-        mv = retry(
+        mv = store.retry(
             lambda: client.get_model_version_by_alias(store.registered_model, alias),
             f"read alias {alias}",
         )
@@ -122,7 +124,7 @@ def promotion_lock(store: TrackingStore) -> Iterator[None]:
 
 def _move_alias(store: TrackingStore, alias: str, version: str) -> None:
     client = store.client()
-    retry(
+    store.retry(
         lambda: client.set_registered_model_alias(store.registered_model, alias, version),
         f"move alias {alias}",
     )
@@ -182,7 +184,7 @@ def promote(
             verdict = after_recheck(current, check)
         if verdict is None:
             _swap_champion(store, current, str(candidate_version))
-            retry(
+            store.retry(
                 lambda: store.client().set_model_version_tag(
                     store.registered_model, candidate_version, "promoted_at",
                     datetime.now(UTC).isoformat(timespec="seconds"),
@@ -199,7 +201,7 @@ def promote(
 def _same_weights(store: TrackingStore, a: str, b: str) -> bool:
     client = store.client()
     tags = [
-        retry(
+        store.retry(
             lambda v=v: client.get_model_version(store.registered_model, v), "read a version"
         ).tags
         for v in (a, b)
@@ -226,15 +228,18 @@ def rollback(store: TrackingStore, record: dict | None = None) -> Decision:
             decision.reason = "no previous champion to roll back to"
         else:
             _move_alias(store, CHAMPION, previous)
-            retry(
+            store.retry(
                 lambda: store.client().delete_registered_model_alias(
                     store.registered_model, PREVIOUS
                 ),
                 "clear alias previous",
             )
             if current is not None:
-                store.client().set_model_version_tag(
-                    store.registered_model, current, "rolled_back_at", decision.decided_at
+                store.retry(
+                    lambda: store.client().set_model_version_tag(
+                        store.registered_model, current, "rolled_back_at", decision.decided_at
+                    ),
+                    "stamp the rollback time",
                 )
             decision.promoted = True
             decision.champion_after = previous
@@ -248,7 +253,7 @@ def write_decision(store: TrackingStore, decision: Decision) -> None:
     client = store.client()
     run_id = decision.mlflow_run_id
     if decision.action == "rollback" or run_id is None:
-        run = retry(
+        run = store.retry(
             lambda: client.create_run(
                 store.experiment_id(),
                 run_name=f"{decision.action} · {decision.champion_before} -> {decision.champion_after}",
@@ -257,9 +262,9 @@ def write_decision(store: TrackingStore, decision: Decision) -> None:
             "record the decision",
         )
         run_id = run.info.run_id
-        client.set_terminated(run_id, "FINISHED")
+        store.retry(lambda: client.set_terminated(run_id, "FINISHED"), "close the decision run")
     name = f"decisions/{decision.action}-{decision.decided_at.replace(':', '')}.json"
-    retry(lambda: client.log_dict(run_id, decision.to_dict(), name), "log the decision")
+    store.retry(lambda: client.log_dict(run_id, decision.to_dict(), name), "log the decision")
     tags = {
         "bat.promotion": "promoted" if decision.promoted else "rejected",
         "bat.decision": decision.reason[:4000],
@@ -272,4 +277,4 @@ def write_decision(store: TrackingStore, decision: Decision) -> None:
             value = "n/a" if gate["value"] is None else f"{gate['value']:.4f}"
             tags[f"bat.gate.{gate['name']}"] = f"{'pass' if gate['passed'] else 'FAIL'} {value}"
     for key, value in tags.items():
-        retry(lambda k=key, v=value: client.set_tag(run_id, k, v), "tag the decision")
+        store.retry(lambda k=key, v=value: client.set_tag(run_id, k, v), "tag the decision")

@@ -75,7 +75,7 @@ def log_params(client, run_id: str, params: dict) -> None:
 def log_results(client, run_id, result, metrics: dict, references: dict, strongest: str) -> None:
     """Test metrics of the LSTM (`test/*`), of the strongest baseline (`baseline/test/*`) and of
     each baseline (`baseline.<kind>/test/*`), the LSTM's AUC lift over each (`lift/<kind>`),
-    losses, epochs and throughput."""
+    losses, epochs and throughput. One MLflow call, not retried here: the caller retries."""
     from mlflow.entities import Metric
 
     now = int(pd.Timestamp.now().timestamp() * 1000)
@@ -102,7 +102,7 @@ def log_results(client, run_id, result, metrics: dict, references: dict, stronge
     batch = [
         Metric(k, float(v), now, 0) for k, v in values.items() if v is not None and np.isfinite(v)
     ]
-    retry(lambda: client.log_batch(run_id, metrics=batch), "log test metrics")
+    client.log_batch(run_id, metrics=batch)
 
 
 def log_figures(

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import socket
 
-from bat_pipeline.lifecycle.tracking import TrackingStore, retry
+from bat_pipeline.lifecycle.tracking import TrackingStore
 
 PID_TAG, HOST_TAG = "bat.pid", "bat.host"
 REAPED_TAG = "bat.reaped"
@@ -37,7 +37,7 @@ def close_dead_runs(store: TrackingStore) -> list[str]:
     no longer exists; the ids of the runs closed. Runs of other hosts are left alone."""
     client = store.client()
     host = socket.gethostname()
-    running = retry(
+    running = store.retry(
         lambda: client.search_runs(
             [store.experiment_id()], filter_string="attributes.status = 'RUNNING'"
         ),
@@ -52,7 +52,7 @@ def close_dead_runs(store: TrackingStore) -> list[str]:
             continue
         run_id = run.info.run_id
         why = f"process {tags[PID_TAG]} on {host} was gone; closed by the next start"
-        retry(lambda r=run_id, w=why: client.set_tag(r, REAPED_TAG, w), "tag a dead run")
-        retry(lambda r=run_id: client.set_terminated(r, status="KILLED"), "close a dead run")
+        store.retry(lambda r=run_id, w=why: client.set_tag(r, REAPED_TAG, w), "tag a dead run")
+        store.retry(lambda r=run_id: client.set_terminated(r, status="KILLED"), "close a dead run")
         closed.append(run_id)
     return closed

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
+from bat_pipeline.errors import redacted
 from bat_pipeline.home import BatHome
 
 T = TypeVar("T")
@@ -28,26 +29,56 @@ class TrackingUnavailableError(RuntimeError):
     """The MLflow store did not answer after bounded retries."""
 
 
-def retry(fn: Callable[[], T], what: str, attempts: int = 4, wait_s: float = 0.5) -> T:
-    """Call `fn`, retrying MLflow/SQLite errors with backoff, then fail clearly."""
+PERMANENT_ERRORS = ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE", "RESOURCE_ALREADY_EXISTS")
+"""MLflow error codes that another try cannot change: raised at once."""
+
+
+def first_line(exc: BaseException, limit: int = 500) -> str:
+    """An exception as one line (MLflow and SQLAlchemy errors span several: SQL, parameters),
+    with the password of any URL in it (the server's address often is) replaced by ***."""
+    lines = str(exc).strip().splitlines()
+    text = redacted(lines[0].strip()) if lines else type(exc).__name__
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def retry(
+    fn: Callable[[], T],
+    what: str,
+    attempts: int = 4,
+    wait_s: float = 0.5,
+    where: str | None = None,
+) -> T:
+    """Call `fn`; on an MLflow/SQLite error that may pass (server down, database locked) try
+    again after `wait_s`, doubled after every try, up to `attempts` tries in all, then raise
+    `TrackingUnavailableError`: one line saying what was being done, where, and what to do.
+    Each try that is followed by another is logged as a warning."""
     from mlflow.exceptions import MlflowException
 
     last: Exception | None = None
-    for attempt in range(attempts):
+    for attempt in range(1, attempts + 1):
         try:
             return fn()
         except (MlflowException, OSError) as exc:
-            if isinstance(exc, MlflowException) and exc.error_code in (
-                "RESOURCE_DOES_NOT_EXIST",
-                "INVALID_PARAMETER_VALUE",
-                "RESOURCE_ALREADY_EXISTS",
-            ):
+            if isinstance(exc, MlflowException) and exc.error_code in PERMANENT_ERRORS:
                 raise
             last = exc
-            time.sleep(wait_s * 2**attempt)
+            if attempt < attempts:
+                delay = wait_s * 2 ** (attempt - 1)
+                log.warning(
+                    "MLflow call failed while trying to %s (try %d of %d, retrying in %.2f s): %s",
+                    what,
+                    attempt,
+                    attempts,
+                    delay,
+                    first_line(exc),
+                )
+                time.sleep(delay)
+    at = f" at {where}" if where else ""
+    tries = f"{attempts} attempt{'s' if attempts != 1 else ''}"
     raise TrackingUnavailableError(
-        f"MLflow did not answer while trying to {what} ({attempts} attempts): {last}. "
-        "Check the tracking store (BAT_HOME/mlflow or the configured tracking_uri)."
+        f"MLflow{at} did not answer while trying to {what} ({tries}): "
+        f"{first_line(last) if last else 'no error recorded'}. Start the tracking server, or "
+        "stop the process that holds its SQLite database locked, then run again."
     )
 
 
@@ -61,6 +92,10 @@ class TrackingStore:
     registered_model: str = "bat_behaviour_lstm"
     ui_url: str | None = None
     locks_dir: Path | None = None
+    #: tries of each MLflow call before `TrackingUnavailableError`, and the first wait between
+    #: them in seconds (doubled after every try)
+    retry_attempts: int = 4
+    retry_wait_s: float = 0.5
     _cache: dict = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
@@ -79,6 +114,11 @@ class TrackingStore:
             locks_dir=home.locks,
             **{k: v for k, v in names.items() if v is not None},
         )
+
+    def retry(self, fn: Callable[[], T], what: str) -> T:
+        """`retry` with this store's tries and waits, naming this store when it fails."""
+        where = redacted(self.tracking_uri)
+        return retry(fn, what, self.retry_attempts, self.retry_wait_s, where)
 
     def client(self):
         if "client" not in self._cache:
@@ -119,7 +159,7 @@ class TrackingStore:
                 },
             )
 
-        self._cache["experiment_id"] = retry(get_or_create, "open the experiment")
+        self._cache["experiment_id"] = self.retry(get_or_create, "open the experiment")
         return self._cache["experiment_id"]
 
     @property

@@ -7,9 +7,11 @@ registered as a new version. A failure marks the run FAILED and registers nothin
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import shutil
 import subprocess
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import date
 from pathlib import Path
@@ -28,7 +30,7 @@ from bat_pipeline.lifecycle.run_logging import (
     log_results,
 )
 from bat_pipeline.lifecycle.run_owners import close_dead_runs, owner_tags
-from bat_pipeline.lifecycle.tracking import TrackingStore, retry
+from bat_pipeline.lifecycle.tracking import TrackingStore, first_line
 from bat_pipeline.ml.baseline import BaselineModel, fit_baselines
 from bat_pipeline.ml.dataset import TEST, TRAIN, VAL, SampleSet
 from bat_pipeline.ml.fit import train_lstm
@@ -59,6 +61,8 @@ class CandidateResult:
     lineage: dict = field(default_factory=dict)
     #: every baseline's test metrics by kind (gbt, logreg); `baseline_metrics` is the strongest
     reference_metrics: dict[str, dict[str, float | None]] = field(default_factory=dict)
+    #: the checkpoint an interrupted training was resumed from (None: trained from scratch)
+    resumed_from: str | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -155,7 +159,12 @@ def train_and_track(
     callbacks: list | None = None,
 ) -> CandidateResult:
     """Train the LSTM beside the baselines, log everything to one MLflow run (with the LSTM's
-    lift over each baseline), register the model."""
+    lift over each baseline), register the model.
+
+    Nothing is trained untracked: when MLflow does not answer (bounded retries) before the run
+    exists, `TrackingUnavailableError` is raised before training starts. A failure after that
+    marks the run FAILED if MLflow answers, registers nothing and raises the error that ended
+    the run."""
     import mlflow
     from mlflow.entities import Param
 
@@ -180,7 +189,7 @@ def train_and_track(
         tags["dagster.run_url"] = dagster_url
     for dead in close_dead_runs(store):
         log.warning("MLflow run %s was left RUNNING by a killed process: marked KILLED", dead)
-    run = retry(
+    run = store.retry(
         lambda: client.create_run(
             store.experiment_id(),
             run_name=f"lstm · as-of {as_of} · {trigger}",
@@ -189,7 +198,7 @@ def train_and_track(
         "start the training run",
     )
     run_id = run.info.run_id
-    try:
+    with _active_run(store, client, run_id):
         params = {
             **{f"task.{k}": v for k, v in task.model_dump().items()},
             **{f"model.{k}": v for k, v in model_cfg.model_dump().items()},
@@ -200,35 +209,43 @@ def train_and_track(
             "features.lookback_buckets": spec.lookback_buckets,
             "features.lookback_days": spec.lookback_days,
         }
-        retry(lambda: log_params(client, run_id, params), "log params")
-        with mlflow.start_run(run_id=run_id):
-            dataset = mlflow.data.from_pandas(
-                index.assign(cutoff=index["cutoff"].astype(str)),
-                name=f"training_samples_{as_of}",
-                targets="label",
-                digest=fingerprint,
+        store.retry(lambda: log_params(client, run_id, params), "log params")
+        dataset = mlflow.data.from_pandas(
+            index.assign(cutoff=index["cutoff"].astype(str)),
+            name=f"training_samples_{as_of}",
+            targets="label",
+            digest=fingerprint,
+        )
+        store.retry(lambda: mlflow.log_input(dataset, context="training"), "log the training data")
+        baselines = baselines or fit_baselines(samples)
+        result = train_lstm(
+            samples,
+            model_cfg,
+            checkpoint_dir,
+            callbacks=[MlflowEpochMetrics.create(client, run_id), *(callbacks or [])],
+            progress_bar=progress_bar,
+        )
+        if result.resumed_from is not None:
+            store.retry(
+                lambda: client.set_tag(run_id, RESUMED_TAG, str(result.resumed_from)),
+                "tag the resumed checkpoint",
             )
-            mlflow.log_input(dataset, context="training")
-            baselines = baselines or fit_baselines(samples)
-            result = train_lstm(
-                samples,
-                model_cfg,
-                checkpoint_dir,
-                callbacks=[MlflowEpochMetrics.create(client, run_id), *(callbacks or [])],
-                progress_bar=progress_bar,
-            )
-            test, val = samples.part(TEST), samples.part(VAL)
-            points = operating_points(
-                val.labels,
-                predict_proba(result.net, val.sequences, val.static[:, : result.net.n_static]),
-            )
-            threshold = points.accuracy
-            metrics = metrics_at(test.labels, result.test_probabilities, points)
-            references = {b.kind: reference_scores(b, val, test) for b in baselines}
-            strongest = strongest_reference(references)
-            base_metrics = references[strongest].metrics
-            log_results(client, run_id, result, metrics, references, strongest)
-            log_figures(
+        test, val = samples.part(TEST), samples.part(VAL)
+        points = operating_points(
+            val.labels,
+            predict_proba(result.net, val.sequences, val.static[:, : result.net.n_static]),
+        )
+        threshold = points.accuracy
+        metrics = metrics_at(test.labels, result.test_probabilities, points)
+        references = {b.kind: reference_scores(b, val, test) for b in baselines}
+        strongest = strongest_reference(references)
+        base_metrics = references[strongest].metrics
+        store.retry(
+            lambda: log_results(client, run_id, result, metrics, references, strongest),
+            "log test metrics",
+        )
+        store.retry(
+            lambda: log_figures(
                 client,
                 run_id,
                 result.history,
@@ -236,41 +253,43 @@ def train_and_track(
                 {"lstm": result.test_probabilities}
                 | {kind: ref.probabilities for kind, ref in references.items()},
                 threshold,
-            )
-            client.log_dict(run_id, lineage, "lineage.json")
-            client.log_dict(run_id, spec.to_dict(), "feature_spec.json")
-            retry(
-                lambda: client.log_batch(
-                    run_id,
-                    params=[
-                        Param("model.decision_threshold", f"{threshold:.2f}"),
-                        Param("model.balanced_threshold", f"{points.balanced:.4f}"),
-                        Param("baseline.kind", strongest),
-                        *(
-                            Param(f"baseline.{kind}.decision_threshold", f"{ref.threshold:.2f}")
-                            for kind, ref in references.items()
-                        ),
-                    ],
-                ),
-                "log thresholds",
-            )
-            version, sha = log_model(result.net, spec, samples, store, run_id, threshold)
-            describe_version(
-                client,
-                store,
-                version,
+            ),
+            "log the plots",
+        )
+        store.retry(lambda: client.log_dict(run_id, lineage, "lineage.json"), "log lineage")
+        store.retry(
+            lambda: client.log_dict(run_id, spec.to_dict(), "feature_spec.json"),
+            "log the feature spec",
+        )
+        store.retry(
+            lambda: client.log_batch(
                 run_id,
-                as_of,
-                trigger,
-                fingerprint,
-                sha,
-                metrics,
-                base_metrics,
-            )
-    except BaseException:
-        client.set_terminated(run_id, status="FAILED")
-        raise
-    client.set_terminated(run_id, status="FINISHED")
+                params=[
+                    Param("model.decision_threshold", f"{threshold:.2f}"),
+                    Param("model.balanced_threshold", f"{points.balanced:.4f}"),
+                    Param("baseline.kind", strongest),
+                    *(
+                        Param(f"baseline.{kind}.decision_threshold", f"{ref.threshold:.2f}")
+                        for kind, ref in references.items()
+                    ),
+                ],
+            ),
+            "log thresholds",
+        )
+        version, sha = log_model(result.net, spec, samples, store, run_id, threshold)
+        describe_version(
+            client,
+            store,
+            version,
+            run_id,
+            as_of,
+            trigger,
+            fingerprint,
+            sha,
+            metrics,
+            base_metrics,
+        )
+    store.retry(lambda: client.set_terminated(run_id, status="FINISHED"), "finish the run")
     # The model is registered: its checkpoints only served a resume after a crash.
     shutil.rmtree(checkpoint_dir, ignore_errors=True)
     return CandidateResult(
@@ -289,4 +308,46 @@ def train_and_track(
         samples_per_second=result.samples_per_second,
         history=result.history,
         lineage=lineage,
+        resumed_from=str(result.resumed_from) if result.resumed_from else None,
     )
+
+
+#: the run tag naming the checkpoint of an interrupted training that this run resumed from
+RESUMED_TAG = "bat.resumed_from"
+
+
+@contextlib.contextmanager
+def _active_run(store: TrackingStore, client, run_id: str) -> Iterator[None]:
+    """`run_id` as the active run of MLflow's fluent API (dataset and pytorch model logging
+    use it), marked FAILED if the block raises. Leaving it never raises: when MLflow is down,
+    the error that ended the run must not be replaced by the failure to close it. After a
+    success the caller sets FINISHED, with retries."""
+    import mlflow
+
+    try:
+        store.retry(lambda: mlflow.start_run(run_id=run_id), "resume the training run")
+    except BaseException:
+        _end_run_quietly(client, run_id, "FAILED")
+        raise
+    ok = False
+    try:
+        yield
+        ok = True
+    finally:
+        _end_run_quietly(None, run_id, "FINISHED" if ok else "FAILED")
+
+
+def _end_run_quietly(client, run_id: str, status: str) -> None:
+    """Set the run's status (with `client`) or leave the fluent active run (without), logging
+    a failure instead of raising it. A run MLflow could not close stays RUNNING; once this
+    process is gone, the next training on this host marks it KILLED."""
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    try:
+        if client is None:
+            mlflow.end_run(status)
+        else:
+            client.set_terminated(run_id, status=status)
+    except (MlflowException, OSError) as exc:
+        log.warning("could not mark MLflow run %s %s: %s", run_id, status, first_line(exc))

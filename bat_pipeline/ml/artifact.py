@@ -68,18 +68,44 @@ def load_model(folder: Path, expected_sha256: str) -> tuple[SequenceNet, dict, f
     for path in (weights, meta_path):
         if not path.is_file():
             raise ModelIntegrityError(f"model artifact {path} is missing")
-    actual = sha256_of(weights)
+    try:
+        actual = sha256_of(weights)
+    except OSError as exc:
+        raise ModelIntegrityError(f"model weights {weights} are unreadable: {exc}") from None
     if actual != expected_sha256:
         raise ModelIntegrityError(
             f"model weights {weights} have SHA-256 {actual[:12]}…, but {expected_sha256[:12]}… "
             "was logged: the artifact changed since training; refusing to load it"
         )
-    meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    try:
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        architecture, spec = meta["architecture"], meta["feature_spec"]
+        threshold = float(meta.get("decision_threshold", 0.5))
+    except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise ModelIntegrityError(
+            f"model description {meta_path} is unreadable ({type(exc).__name__}: "
+            f"{_one_line(exc)}); refusing to load the model"
+        ) from None
     try:
         state = torch.load(weights, map_location="cpu", weights_only=True)
     except (pickle.UnpicklingError, RuntimeError, EOFError) as exc:
-        raise ModelIntegrityError(f"{weights} is not a plain tensor state dict: {exc}") from None
-    net = SequenceNet(**meta["architecture"])
-    net.load_state_dict(state)
+        raise ModelIntegrityError(
+            f"{weights} is not a plain tensor state dict: {_one_line(exc)}"
+        ) from None
+    try:
+        net = SequenceNet(**architecture)
+        net.load_state_dict(state)
+    except (TypeError, ValueError, RuntimeError) as exc:
+        # A verified state dict that does not fit the described network: the description
+        # was edited, or belongs to other weights.
+        raise ModelIntegrityError(
+            f"model weights {weights} do not fit the architecture in {meta_path} "
+            f"({_one_line(exc)}); refusing to load the model"
+        ) from None
     net.eval()
-    return net, meta["feature_spec"], float(meta.get("decision_threshold", 0.5))
+    return net, spec, threshold
+
+
+def _one_line(exc: BaseException, limit: int = 300) -> str:
+    lines = str(exc).strip().splitlines()
+    return (lines[0].strip() if lines else type(exc).__name__)[:limit]

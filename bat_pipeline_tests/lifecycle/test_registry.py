@@ -1,8 +1,13 @@
 """Promotion by alias on a real MLflow registry (SQLite under tmp_path)."""
 
+import contextlib
+import dataclasses
 import json
+import subprocess
+import sys
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -218,3 +223,71 @@ def test_a_failed_alias_move_leaves_both_aliases_as_they_were(tracking_store, mo
         attempt(tracking_store, aucs, v2, run2)
     assert alias_version(tracking_store, CHAMPION) == v1
     assert alias_version(tracking_store, PREVIOUS) is None
+
+
+LOCK_HOLDER = """
+import sqlite3, sys
+con = sqlite3.connect(sys.argv[1], isolation_level=None)
+con.execute("BEGIN EXCLUSIVE")
+print("locked", flush=True)
+sys.stdin.read()  # held until the test closes stdin or kills this process
+"""
+
+
+@contextlib.contextmanager
+def locked_by_another_process(db: Path) -> Iterator[None]:
+    """Another process holds an exclusive SQLite lock on `db`: every read and write of it
+    waits for the busy timeout, then fails with "database is locked"."""
+    holder = subprocess.Popen(
+        [sys.executable, "-c", LOCK_HOLDER, str(db)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        yield
+    finally:
+        holder.kill()
+        holder.wait(timeout=60)
+        holder.stdin.close()
+        holder.stdout.close()
+
+
+@pytest.mark.slow  # MLflow waits 20 s for a locked SQLite file on each try
+def test_promotion_with_the_registry_locked_fails_clear_and_moves_no_alias(tracking_store, caplog):
+    from bat_pipeline.lifecycle.tracking import TrackingUnavailableError
+
+    store = dataclasses.replace(tracking_store, retry_attempts=2, retry_wait_s=0.05)
+    v1, run1 = register(store, 0.80)
+    v2, run2 = register(store, 0.85)
+    aucs = {v1: 0.80, v2: 0.85}
+    attempt(store, aucs, v1, run1)
+    gates = evaluate_gates(
+        {"accuracy": 0.9, "majority_rate": 0.6, "balanced_accuracy": 0.85, "auc": 0.85,
+         "train_loss": 0.3, "val_loss": 0.32},
+        {"auc": 0.5}, None, CFG,
+    )  # fmt: skip
+    db = Path(store.tracking_uri.removeprefix("sqlite:///"))
+    with contextlib.ExitStack() as held:
+
+        def recheck(version: str):
+            # another process locks the MLflow database after the evaluation, before any move
+            held.enter_context(locked_by_another_process(db))
+            return no_regression(aucs[v2], aucs[version], True, CFG.max_regression)
+
+        with pytest.raises(TrackingUnavailableError) as locked:
+            promote(store, v2, gates, evaluated_against=None, recheck=recheck,
+                    record={"mlflow_run_id": run2})  # fmt: skip
+    message = str(locked.value)
+    assert "\n" not in message
+    assert message.startswith(
+        f"MLflow at {store.tracking_uri} did not answer while trying to move alias champion "
+        "(2 attempts): (sqlite3.OperationalError) database is locked. Start the tracking server"
+    )
+    retries = [r.getMessage() for r in caplog.records if "(try 1 of 2" in r.getMessage()]
+    assert len(retries) == 1 and "move alias champion" in retries[0]
+    # the lock is gone: both aliases are as they were, and no decision claims a promotion
+    assert alias_version(store, CHAMPION) == v1
+    assert alias_version(store, PREVIOUS) is None
+    assert "bat.promotion" not in store.client().get_run(run2).data.tags

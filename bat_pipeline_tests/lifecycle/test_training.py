@@ -4,6 +4,7 @@ hash-checked model; a failing training leaves a FAILED run and registers nothing
 
 from datetime import date
 
+import lightning as L
 import numpy as np
 import pandas as pd
 import pytest
@@ -271,3 +272,141 @@ def test_a_tampered_champion_falls_back_to_previous_loudly(tracking_store, tmp_p
     client.delete_registered_model_alias(name, PREVIOUS)  # nothing left to fall back to
     with pytest.raises(ModelIntegrityError, match="no previous version"):
         load_serving_model(tracking_store)
+
+
+KILLED_TRAINING = """
+import os, signal, sys
+from datetime import date
+from pathlib import Path
+
+import lightning as L
+import torch
+
+from bat_pipeline.config import TaskConfig
+from bat_pipeline.lifecycle.tracking import TrackingStore
+from bat_pipeline.lifecycle.training import train_and_track
+from bat_pipeline_tests.lifecycle.test_training import CFG, index_for, spec_for
+from bat_pipeline_tests.ml.test_model import make_samples
+
+uri, artifacts, model, checkpoints, max_epochs, epoch, batch = sys.argv[1:]
+
+
+class KillMidEpoch(L.Callback):
+    def on_train_batch_start(self, trainer, pl_module, batch_, batch_idx):
+        if (trainer.current_epoch, batch_idx) == (int(epoch), int(batch)):
+            os.kill(os.getpid(), signal.SIGKILL)  # no handler, no cleanup: as the OOM killer
+
+
+torch.set_num_threads(1)
+store = TrackingStore(tracking_uri=uri, artifact_root=artifacts, registered_model=model)
+samples = make_samples(n=300)
+train_and_track(
+    samples, spec_for(samples), index_for(samples), TaskConfig(),
+    CFG.model_copy(update={"max_epochs": int(max_epochs)}), store, Path(checkpoints),
+    as_of=date(2024, 4, 1), callbacks=[KillMidEpoch()],
+)
+"""
+
+
+def test_training_killed_mid_epoch_resumes_from_its_checkpoint(tracking_store, tmp_path):
+    """A real training process gets SIGKILL in the middle of its second epoch; the next
+    training on the same checkpoint folder continues from the first epoch's checkpoint, closes
+    the dead run as KILLED, and only it registers a version."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from bat_pipeline.lifecycle.run_owners import REAPED_TAG
+    from bat_pipeline.lifecycle.training import RESUMED_TAG, train_and_track
+
+    checkpoints = tmp_path / "ckpt"
+    three = CFG.model_copy(update={"max_epochs": 3})  # 4 training batches per epoch
+    store, name = tracking_store, tracking_store.registered_model
+    repo = Path(__file__).resolve().parents[2]
+    child = subprocess.Popen(
+        [sys.executable, "-c", KILLED_TRAINING, store.tracking_uri, store.artifact_root, name,
+         str(checkpoints), "3", "1", "2"],
+        env={**os.environ, "PYTHONPATH": str(repo)}, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    _, err = child.communicate(timeout=300)
+    assert child.returncode == -signal.SIGKILL, err[-3000:]
+
+    client = store.client()
+    [killed] = client.search_runs(
+        [store.experiment_id()], filter_string=f"tags.`bat.pid` = '{child.pid}'"
+    )
+    killed_id = killed.info.run_id
+    assert killed.info.status == "RUNNING"  # a killed process never closes its run
+    [epoch0] = client.get_metric_history(killed_id, "train/loss")  # epoch 1 never ended
+    assert epoch0.step == 0
+    assert (checkpoints / "last.ckpt").is_file()
+    assert not client.search_model_versions(f"name = '{name}'")  # nothing registered
+
+    samples = make_samples(n=300)
+    result = train_and_track(samples, spec_for(samples), index_for(samples), TaskConfig(),
+                             three, store, checkpoints, as_of=date(2024, 4, 1))  # fmt: skip
+    assert result.resumed_from == str((checkpoints / "last.ckpt").resolve())
+    assert [h["epoch"] for h in result.history] == [0, 1, 2]  # the history continues ...
+    assert result.history[0]["train/loss"] == pytest.approx(epoch0.value)
+    trained = [m.step for m in client.get_metric_history(result.run_id, "train/loss")]
+    assert trained == [1, 2]  # ... and this run trained only the epochs left
+    run = client.get_run(result.run_id)
+    assert run.info.status == "FINISHED" and run.data.tags[RESUMED_TAG] == result.resumed_from
+
+    closed = client.get_run(killed_id)
+    assert closed.info.status == "KILLED" and f"process {child.pid}" in closed.data.tags[REAPED_TAG]
+    versions = client.search_model_versions(f"name = '{name}'")
+    assert [(str(v.version), v.run_id) for v in versions] == [(result.model_version, result.run_id)]
+
+
+class LockWhenTrainingEnds(L.Callback):
+    """Another process locks the MLflow SQLite file as training ends, before anything is
+    logged or registered; the lock is held until `held` closes."""
+
+    def __init__(self, held, db):
+        self.held, self.db = held, db
+
+    def on_train_end(self, trainer, pl_module):
+        from bat_pipeline_tests.lifecycle.test_registry import locked_by_another_process
+
+        self.held.enter_context(locked_by_another_process(self.db))
+
+
+@pytest.mark.slow  # MLflow waits 20 s for a locked SQLite file on each call
+def test_tracking_locked_after_training_fails_clear_and_registers_nothing(
+    tracking_store, tmp_path, caplog
+):
+    import contextlib
+    import dataclasses
+    from pathlib import Path
+
+    from bat_pipeline.lifecycle.tracking import TrackingUnavailableError
+    from bat_pipeline.lifecycle.training import train_and_track
+
+    store = dataclasses.replace(tracking_store, retry_attempts=1)
+    db = Path(store.tracking_uri.removeprefix("sqlite:///"))
+    samples = make_samples(n=300)
+    with contextlib.ExitStack() as held, pytest.raises(TrackingUnavailableError) as locked:
+        train_and_track(samples, spec_for(samples), index_for(samples), TaskConfig(),
+                        CFG.model_copy(update={"max_epochs": 2}), store, tmp_path / "ckpt",
+                        as_of=date(2024, 4, 1), dagster_run_id="locked-after-training",
+                        callbacks=[LockWhenTrainingEnds(held, db)])  # fmt: skip
+    # the error that ended the run, not a failure to close it: one line, what, where, what to do
+    message = str(locked.value)
+    assert "\n" not in message
+    assert message.startswith(
+        f"MLflow at {store.tracking_uri} did not answer while trying to log test metrics "
+        "(1 attempt): (sqlite3.OperationalError) database is locked. Start the tracking server"
+    )
+    assert any("could not mark MLflow run" in r.getMessage() for r in caplog.records)
+    client = store.client()
+    assert not client.search_model_versions(f"name = '{store.registered_model}'")
+    [run] = client.search_runs(
+        [store.experiment_id()], filter_string="tags.`dagster.run_id` = 'locked-after-training'"
+    )
+    assert run.info.status == "RUNNING"  # MLflow could not be told; closed once this process ends
+    assert (tmp_path / "ckpt" / "last.ckpt").is_file()  # kept: the next training resumes
+    client.set_terminated(run.info.run_id, status="FAILED")
