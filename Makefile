@@ -7,7 +7,7 @@ TORCH ?= torch==2.13.0
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.bat-installed
 
-.PHONY: setup demo test test-fast test-slow lint bench ui clean browser
+.PHONY: setup demo test test-fast test-soak test-slow lint bench ui clean browser
 
 setup: $(STAMP)
 
@@ -28,10 +28,14 @@ demo: setup
 	$(BIN)/bat-pipeline demo
 
 test: setup browser
-	$(BIN)/pytest
+	$(BIN)/pytest -m "not soak"
 
 test-fast: setup
 	$(BIN)/pytest -m "not slow"
+
+# minutes of concurrent load on one store; prints its figures, also in test-artifacts/soak.json
+test-soak: setup
+	$(BIN)/pytest -m soak -s
 
 lint: setup
 	$(BIN)/ruff check bat_pipeline bat_pipeline_tests benchmarks

@@ -19,6 +19,7 @@ from bat_pipeline.defs.sensors import drift_tick
 from bat_pipeline.home import BatHome
 from bat_pipeline.lifecycle.drift_watch import WarehouseDriftWatch
 from bat_pipeline.policy.gates import GATE_NAMES
+from bat_pipeline_tests.helpers import SMALL_MODEL_GATES
 
 pytestmark = pytest.mark.slow
 
@@ -31,15 +32,7 @@ CONFIG = {
     "data": {"volume_tolerance": 2.0},
     "task": {"lookback_days": 21, "horizon_days": 7, "cutoff_every_days": 7},
     "model": {"max_epochs": 3, "hidden_size": 16, "num_layers": 1, "batch_size": 256},
-    "gates": {
-        "min_accuracy": 0.5,
-        "max_loss_gap": 0.5,
-        "max_regression": 0.05,
-        "must_beat_baseline": False,
-        "must_beat_majority": False,
-        "min_balanced_accuracy": 0.0,
-        "min_auc": 0.0,
-    },
+    "gates": SMALL_MODEL_GATES,
     # 400 customers make rare transitions noisy; the detector's calibration on calm data is
     # tested with 1,500 customers in drift/test_windows.py
     "drift": {"cooldown_hours": 24, "window_days": 7, "threshold": 0.3},
