@@ -98,3 +98,19 @@ def test_passwords_of_urls_are_never_printed_or_logged():
     record = logging.LogRecord("bat", logging.ERROR, __file__, 1, f"tracking {uri}", None, None)
     line = _NoTraceFormatter("%(message)s").format(record)  # the run log on the terminal
     assert "s3cret-pw" not in line and "bat:***@" in line
+
+
+def test_the_ui_servers_listen_on_loopback_and_mlflow_checks_the_host_header(tmp_path):
+    from bat_pipeline.cli.ui import commands
+    from bat_pipeline.home import BatHome
+
+    lines = commands(BatHome(tmp_path / "bat"), 3000, 5000)
+    webserver, mlflow = lines["dagster-webserver"], lines["mlflow"]
+    assert webserver[webserver.index("-h") + 1] == "127.0.0.1"
+    assert mlflow[mlflow.index("--host") + 1] == "127.0.0.1"
+    # MLflow's host-header check (DNS rebinding) names loopback only, and no gunicorn options
+    # bypass its middleware
+    allowed = mlflow[mlflow.index("--allowed-hosts") + 1].split(",")
+    assert allowed == ["127.0.0.1:5000", "localhost:5000"]
+    assert not any(arg.startswith("--gunicorn-opts") for arg in mlflow)
+    assert "0.0.0.0" not in " ".join(" ".join(line) for line in lines.values())

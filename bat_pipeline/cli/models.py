@@ -4,12 +4,15 @@
 from __future__ import annotations
 
 import argparse
+from datetime import UTC, date, datetime
 
 from bat_pipeline.cli.common import config_of, emit, home_of, store_of
-from bat_pipeline.data.warehouse import writer
+from bat_pipeline.data.loads import changed_days
+from bat_pipeline.data.sqlfiles import query
+from bat_pipeline.data.warehouse import fetch_one, writer
 from bat_pipeline.errors import EXIT_FAILED, EXIT_OK
 from bat_pipeline.home import BatHome
-from bat_pipeline.lifecycle.registry import CHAMPION, PREVIOUS, get_alias, rollback
+from bat_pipeline.lifecycle.registry import CHAMPION, PREVIOUS, ModelRef, get_alias, rollback
 from bat_pipeline.quality.acceptance import excluded_days
 
 
@@ -27,9 +30,9 @@ def _model_text(label: str, ref: dict | None) -> str:
 def cmd_status(args: argparse.Namespace) -> int:
     config_of(args)
     store = store_of(args)
-    payload = {}
+    payload, refs = {}, {}
     for alias in (CHAMPION, PREVIOUS):
-        ref = get_alias(store, alias)
+        ref = refs[alias] = get_alias(store, alias)
         payload[alias] = (
             {
                 "version": ref.version,
@@ -43,6 +46,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     payload["registered_model"] = store.registered_model
     payload["model_url"] = store.model_url()
     payload["excluded_days"] = _excluded_days(home_of(args))
+    payload["stale"] = _stale(home_of(args), refs[CHAMPION])
     emit(
         args,
         payload,
@@ -52,6 +56,7 @@ def cmd_status(args: argparse.Namespace) -> int:
                 _model_text(PREVIOUS, p[PREVIOUS]),
                 f"registry: {p['model_url']}",
                 _excluded_text(p["excluded_days"]),
+                _stale_text(p["stale"]),
             ]
         ),
     )
@@ -67,6 +72,35 @@ def _excluded_days(home: BatHome) -> list[dict]:
             {"day": d.partition_key, "failed_expectations": d.failed_expectations}
             for d in excluded_days(con)
         ]
+
+
+def _stale(home: BatHome, champion: ModelRef | None) -> dict[str, list[str]]:
+    """Days loaded or replaced (a corrected delivery, a late day) after the champion was
+    trained, or the feature tables built, that lie in the data they were built from."""
+    stale: dict[str, list[str]] = {"champion": [], "feature_tables": []}
+    if not home.warehouse.is_file():
+        return stale
+    with writer(home.warehouse) as con:  # a warehouse of an older version gets the tables
+        if champion is not None and champion.as_of and champion.trained_at:
+            trained = datetime.fromisoformat(champion.trained_at).astimezone(UTC)
+            as_of = date.fromisoformat(champion.as_of)
+            stale["champion"] = changed_days(con, trained.replace(tzinfo=None), as_of)
+        build = fetch_one(con, query("feature_build"))
+        if build is not None:
+            stale["feature_tables"] = changed_days(con, build[0], build[1])
+    return stale
+
+
+def _stale_text(stale: dict[str, list[str]]) -> str:
+    lines = []
+    for what, days in stale.items():
+        if days:
+            span = days[0] if len(days) == 1 else f"{days[0]} .. {days[-1]}"
+            lines.append(
+                f"stale: {what.replace('_', ' ')} built before {len(days)} day(s) of their "
+                f"data changed ({span}); rebuild with `bat-pipeline run`"
+            )
+    return "\n".join(lines) or "stale: nothing (no day of their data changed since they were built)"
 
 
 def _excluded_text(days: list[dict]) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 
 import duckdb
@@ -18,6 +18,7 @@ import duckdb
 from bat_pipeline.config import DataConfig
 from bat_pipeline.data.exports import ingest_export, is_export
 from bat_pipeline.data.ingest import IngestError, IngestResult, ingest_file, learn_vocabulary
+from bat_pipeline.data.sqlfiles import query
 from bat_pipeline.data.warehouse import check_free_space, database_path
 
 
@@ -79,3 +80,10 @@ def totals(results: list[IngestResult]) -> dict:
         "days_replaced": sum(r.replaced and not r.skipped for r in days),
         "days_unchanged": sum(r.skipped for r in days),
     }
+
+
+def changed_days(con: duckdb.DuckDBPyConnection, since: datetime, as_of: date) -> list[str]:
+    """Days loaded or replaced after `since` (naive UTC) that lie before `as_of`: what a
+    model trained, or feature tables built, at `since` as of `as_of` has not seen."""
+    rows = con.execute(query("changed_days"), {"since": since, "as_of": as_of}).fetchall()
+    return [day for (day,) in rows]

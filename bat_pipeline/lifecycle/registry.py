@@ -40,6 +40,9 @@ class ModelRef:
     metrics: dict[str, float]
     promoted_at: str | None
     weights_sha256: str | None
+    #: the as-of date of its training data and when its training run started (UTC)
+    as_of: str | None = None
+    trained_at: str | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -84,6 +87,8 @@ def model_ref(store: TrackingStore, version: str) -> ModelRef:
         metrics=metrics,
         promoted_at=mv.tags.get("promoted_at"),
         weights_sha256=mv.tags.get("weights_sha256"),
+        as_of=run.data.tags.get("bat.as_of"),
+        trained_at=datetime.fromtimestamp(run.info.start_time / 1000, UTC).isoformat(),
     )
 
 

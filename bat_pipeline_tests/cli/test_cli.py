@@ -147,3 +147,47 @@ def test_wrong_uses_print_one_clear_line_and_no_traceback(tmp_path):
         assert done.returncode == code, (argv, output)
         assert message in output, (argv, output)
         assert "Traceback" not in output and 'File "' not in output, (argv, output)
+
+
+def test_status_names_the_days_corrected_since_the_champion_and_features_were_built(
+    capsys, tmp_path, bat_home
+):
+    from datetime import date
+
+    from bat_pipeline.data.warehouse import writer
+    from bat_pipeline.features.tables import build_feature_tables
+    from bat_pipeline.lifecycle.registry import CHAMPION
+    from bat_pipeline.lifecycle.tracking import TrackingStore
+
+    landing = tmp_path / "landing"
+    landing.mkdir()
+    days = ("2026-01-01", "2026-01-02", "2026-01-03")
+
+    def deliver(day: str, users: int) -> None:
+        rows = [f"u{i},{day}T10:00:00Z,home,s{i},,mobile,ads" for i in range(users)]
+        header = "user_id,event_time,event_type,session_id,value,device,channel"
+        (landing / f"events_{day}.csv").write_text("\n".join([header, *rows]) + "\n")
+
+    for day in days:
+        deliver(day, 5)
+    assert run_cli(capsys, "ingest", str(landing))[0] == 0
+    with writer(bat_home.warehouse) as con:
+        build_feature_tables(con, 1, date(2026, 1, 4), 7)
+    store = TrackingStore.for_home(bat_home)  # a champion trained now, as of 2026-01-04
+    client = store.client()
+    run = client.create_run(store.experiment_id(), tags={"bat.as_of": "2026-01-04"})
+    client.set_terminated(run.info.run_id)
+    client.create_registered_model(store.registered_model)
+    version = client.create_model_version(store.registered_model, "weights", run.info.run_id)
+    client.set_registered_model_alias(store.registered_model, CHAMPION, version.version)
+
+    code, out, _ = run_cli(capsys, "status", "--json")
+    assert json.loads(out)["stale"] == {"champion": [], "feature_tables": []}
+
+    deliver(days[1], 6)  # a corrected delivery of a day both were built from
+    assert run_cli(capsys, "ingest", str(landing))[0] == 0
+    code, out, _ = run_cli(capsys, "status", "--json")
+    assert code == 0
+    assert json.loads(out)["stale"] == {"champion": [days[1]], "feature_tables": [days[1]]}
+    code, out, _ = run_cli(capsys, "status")
+    assert "stale: champion built before 1 day(s) of their data changed (2026-01-02)" in out

@@ -1,6 +1,5 @@
--- The settings of the last feature build (no row before any build recorded them).
+-- When the feature tables were last built, and their as-of date (no row before a build).
 select
-    bucket_days,
-    as_of,
-    built_at
+    built_at,
+    as_of
 from feature_build
