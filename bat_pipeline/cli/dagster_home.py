@@ -3,12 +3,18 @@ dagster.yaml, so runs, schedules, sensors and asset outputs all live with BAT's 
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from bat_pipeline.defs.groups import DUCKDB_WRITER, PROMOTION
 from bat_pipeline.home import PROJECT_ROOT, BatHome
+
+if TYPE_CHECKING:
+    from dagster import DagsterInstance
 
 PROJECT_DAGSTER_YAML = PROJECT_ROOT / "dagster.yaml"
 
@@ -38,3 +44,26 @@ def prepare_dagster_home(home: BatHome) -> Path:
     os.environ["DAGSTER_HOME"] = str(home.dagster_home)
     os.environ["BAT_HOME"] = str(home.root)
     return home.dagster_home
+
+
+def bat_instance(home: BatHome) -> DagsterInstance:
+    """The Dagster instance of BAT_HOME (DAGSTER_HOME = BAT_HOME/dagster), opened and its
+    pools given their slots under a file lock. On a fresh home, processes starting together
+    would each create the SQLite tables, and Dagster creates a pool's slots when a step first
+    claims one: each would create them, and the pool would hold more slots than its limit."""
+    import dagster as dg
+
+    prepare_dagster_home(home)
+    home.locks.mkdir(parents=True, exist_ok=True)
+    with (home.locks / "dagster-instance.lock").open("w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            instance = dg.DagsterInstance.get()
+            storage = instance.event_log_storage
+            if storage.supports_global_concurrency_limits:
+                for pool in (DUCKDB_WRITER, PROMOTION):
+                    if storage.get_concurrency_info(pool).slot_count == 0:
+                        storage.initialize_concurrency_limit_to_default(pool)
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+    return instance

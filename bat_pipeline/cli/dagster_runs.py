@@ -13,7 +13,7 @@ from collections.abc import Iterator, Mapping
 
 import dagster as dg
 
-from bat_pipeline.cli.dagster_home import prepare_dagster_home
+from bat_pipeline.cli.dagster_home import bat_instance
 from bat_pipeline.data.ingest import IngestResult
 from bat_pipeline.definitions import defs
 from bat_pipeline.defs.partitions import daily_partitions
@@ -22,9 +22,8 @@ from bat_pipeline.quality.suite import QualityReport
 
 
 def instance_for(home: BatHome) -> dg.DagsterInstance:
-    """The Dagster instance of BAT_HOME (DAGSTER_HOME = BAT_HOME/dagster)."""
-    prepare_dagster_home(home)
-    return dg.DagsterInstance.get()
+    """The Dagster instance of BAT_HOME, its pools set up (see `bat_instance`)."""
+    return bat_instance(home)
 
 
 @contextlib.contextmanager

@@ -87,7 +87,8 @@ def _stale(home: BatHome, champion: ModelRef | None) -> dict[str, list[str]]:
             stale["champion"] = changed_days(con, trained.replace(tzinfo=None), as_of)
         build = fetch_one(con, query("feature_build"))
         if build is not None:
-            stale["feature_tables"] = changed_days(con, build[0], build[1])
+            _, as_of, built_at = build
+            stale["feature_tables"] = changed_days(con, built_at, as_of)
     return stale
 
 

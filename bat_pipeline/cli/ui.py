@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bat_pipeline.cli.common import config_of, home_of
-from bat_pipeline.cli.dagster_home import prepare_dagster_home, temporary_root
+from bat_pipeline.cli.dagster_home import bat_instance, temporary_root
 from bat_pipeline.errors import UsageError
 from bat_pipeline.home import PROJECT_ROOT, BatHome
 from bat_pipeline.process_env import PROCESS_ENV
@@ -110,7 +110,7 @@ def start(
     """Start the three servers (each in its own process group) with state under BAT_HOME;
     refuses a BAT_HOME in a temporary folder unless `allow_temporary_home`."""
     check_persistent_home(home, allow_temporary_home)
-    prepare_dagster_home(home)
+    bat_instance(home).dispose()  # its tables and pools made before any server starts
     servers = Servers(
         dagster_url=f"http://{LOOPBACK}:{dagster_port}",
         mlflow_url=f"http://{LOOPBACK}:{mlflow_port}",

@@ -19,19 +19,21 @@ import duckdb
 
 from bat_pipeline.config import DataConfig
 from bat_pipeline.data.ingest import (
-    IngestError,
     IngestResult,
-    _check_readable,
-    _read_raw,
-    _source_columns,
     _stage,
     check_reject_share,
     load_transaction,
     naive_utc,
-    partition_key_for,
     staging_params,
     swap_staged,
     unchanged_load,
+)
+from bat_pipeline.data.source_files import (
+    IngestError,
+    check_readable,
+    partition_key_for,
+    read_raw,
+    source_columns,
 )
 from bat_pipeline.data.sqlfiles import query
 from bat_pipeline.data.warehouse import fetch_one
@@ -59,11 +61,11 @@ def ingest_export(
     """Load an export into one partition per event day (plus its undated remainder); one
     result per partition, `skipped` for a day whose rows did not change."""
     path = Path(path)
-    kind = _check_readable(path)
+    kind = check_readable(path)
     undated_key = partition_key_for(path)
     now = naive_utc(now)
-    raw = _read_raw(con, path, kind)
-    _stage(con, raw, _source_columns(path, raw.columns, cfg))
+    raw = read_raw(con, path, kind)
+    _stage(con, raw, source_columns(path, raw.columns, cfg))
     try:
         with load_transaction(con, path):
             params = staging_params(con, cfg, now)

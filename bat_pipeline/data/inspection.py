@@ -19,14 +19,16 @@ import duckdb
 from bat_pipeline.config import DataConfig
 from bat_pipeline.contract import REQUIRED_COLUMNS
 from bat_pipeline.data.ingest import (
-    IngestError,
-    _check_readable,
     _map_params,
     _partition_window,
-    _read_raw,
-    _source_columns,
     _stage,
+)
+from bat_pipeline.data.source_files import (
+    IngestError,
+    check_readable,
     partition_key_for,
+    read_raw,
+    source_columns,
 )
 from bat_pipeline.data.source_mapping import (
     DEFAULT_TARGET,
@@ -138,8 +140,8 @@ def _read_files(
     over all files, and each column's type in the first file that has it."""
     tables, malformed, types = [], 0, {}
     for i, path in enumerate(paths):
-        kind = _check_readable(path)
-        raw = _read_raw(con, path, kind)
+        kind = check_readable(path)
+        raw = read_raw(con, path, kind)
         try:
             raw.select(
                 *[duckdb.ColumnExpression(c).cast("VARCHAR").alias(c) for c in raw.columns]
@@ -232,7 +234,7 @@ def _dry_run(
     cfg = DataConfig(columns=config_columns(result.roles), timestamp_format=result.timestamp_format)
     events: Counter[str] = Counter()
     for path, table in zip(paths, tables, strict=True):
-        _stage(con, con.table(table), _source_columns(path, con.table(table).columns, cfg))
+        _stage(con, con.table(table), source_columns(path, con.table(table).columns, cfg))
         names = con.table("raw_staging").select(
             duckdb.SQLExpression("nullif(trim(event_type), '') as name")
         )
@@ -244,7 +246,7 @@ def _dry_run(
     reasons: Counter[str] = Counter(result.quarantine)
     first, last = [], []
     for path, table in zip(paths, tables, strict=True):
-        _stage(con, con.table(table), _source_columns(path, con.table(table).columns, cfg))
+        _stage(con, con.table(table), source_columns(path, con.table(table).columns, cfg))
         # a file with a date in its name holds that day only, as ingest checks
         start, end = _partition_window(partition_key_for(path))
         params = {

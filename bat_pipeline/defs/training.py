@@ -21,6 +21,7 @@ from bat_pipeline.lifecycle.training import CandidateResult, train_and_track
 from bat_pipeline.ml.baseline import fit_baselines
 from bat_pipeline.ml.dataset import SPLIT_NAMES, TEST, VAL, SampleSet
 from bat_pipeline.ml.metrics import metrics_at, operating_points
+from bat_pipeline.ml.progress import EpochProgress
 from bat_pipeline.ml.trainable import TrainingError
 
 
@@ -132,6 +133,7 @@ def candidate_model(
             dagster_url=dagster_run_url(context.run_id),
             baselines=baseline_model,
             progress_bar=sys.stderr.isatty(),
+            callbacks=[EpochProgress(context.log.info)],  # one line per epoch in the run log
         )
     except (TrainingError, TrackingUnavailableError) as exc:
         raise dg.Failure(description=str(exc)) from None

@@ -68,6 +68,11 @@ def trained(tmp_path_factory):
     assert run_job(home, "ingest_job", partition_range=(keys[0], keys[-1])).success
     first = run_training(home, load_config(None, root), None, AS_OF.isoformat())
     assert first["promoted"], first
+    # the run log shows training moving: one line per epoch
+    with dg.DagsterInstance.get() as instance:
+        messages = [e.user_message for e in instance.all_logs(first["dagster_run_id"])]
+    epochs = [m for m in messages if m.startswith("epoch ") and "val AUC" in m]
+    assert epochs and epochs[0].startswith("epoch 1/3, train loss"), messages[-20:]
     mp.undo()
     return root, source, first
 

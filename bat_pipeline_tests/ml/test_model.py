@@ -258,3 +258,23 @@ def test_baseline_fits_and_predicts_probabilities(samples):
     labels[samples.split == TRAIN] = 1.0
     with pytest.raises(ValueError, match="train window has only class 1"):
         fit_baseline(_with(samples, labels=labels))
+
+
+def test_progress_reports_one_line_per_epoch_with_losses_auc_and_time_left(samples, tmp_path):
+    from bat_pipeline.ml.progress import EpochProgress, duration
+
+    lines: list[str] = []
+    three = TINY.model_copy(update={"max_epochs": 3})
+    result = train_lstm(samples, three, tmp_path, callbacks=[EpochProgress(lines.append)])
+    assert len(lines) == result.epochs_run == 3
+    for number, (line, row) in enumerate(zip(lines, result.history, strict=True), 1):
+        assert line.startswith(f"epoch {number}/3, train loss {row['train/loss']:.4f}, ")
+        assert f"val loss {row['val/loss']:.4f}, val AUC {row['val/auc']:.4f}, " in line
+        assert line.endswith("/epoch") == (number == 3)  # the last epoch has nothing left
+    assert "at most" in lines[0] and " left" in lines[0]
+    # a resumed run counts on from where it stopped
+    lines.clear()
+    five = TINY.model_copy(update={"max_epochs": 5})
+    train_lstm(samples, five, tmp_path, callbacks=[EpochProgress(lines.append)])
+    assert [line.split(",")[0] for line in lines] == ["epoch 4/5", "epoch 5/5"]
+    assert [duration(s) for s in (42, 185, 3720)] == ["42 s", "3 min 5 s", "1 h 2 min"]

@@ -1,5 +1,6 @@
--- When the feature tables were last built, and their as-of date (no row before a build).
+-- The settings of the last feature build (no row before any build recorded them).
 select
-    built_at,
-    as_of
+    bucket_days,
+    as_of,
+    built_at
 from feature_build
