@@ -40,7 +40,7 @@ CONFIG = {
 
 
 def use_home(root: Path, monkeypatch) -> BatHome:
-    from bat_pipeline.cli.dagster_runs import prepare_dagster_home
+    from bat_pipeline.cli.dagster_home import prepare_dagster_home
 
     home = BatHome(root)
     monkeypatch.setenv("BAT_HOME", str(root))
