@@ -48,6 +48,7 @@ bench: setup
 	$(BIN)/python benchmarks/bench_drift.py --events 1000000 10000000
 	$(BIN)/python benchmarks/bench_training.py --repeats 3
 	$(BIN)/python benchmarks/bench_demo.py
+	$(BIN)/python benchmarks/bench_cycle.py
 	$(BIN)/python benchmarks/bench_real.py
 
 ui: setup

@@ -128,6 +128,13 @@ class TaskConfig(_Section):
     cutoff_every_days: int = Field(
         default=7, ge=1, description="Spacing of the sample cutoffs t, in days."
     )
+    max_samples: int = Field(
+        default=400_000,
+        ge=1_000,
+        description="Most (customer, cutoff) samples one training builds; above it a seeded "
+        "random share of every cutoff is kept, so that time and memory stop growing with the "
+        "number of customers (scoring still scores everyone).",
+    )
 
     @property
     def bucket_days(self) -> int:
@@ -187,6 +194,12 @@ class ModelConfig(_Section):
     )
     accelerator: Literal["auto", "cpu", "gpu"] = Field(
         default="auto", description="auto = a GPU when one is present, else CPU."
+    )
+    precision: Literal["32", "bf16", "auto"] = Field(
+        default="32",
+        description="Arithmetic of training: 32 = float32; bf16 = bfloat16 mixed precision "
+        "(weights and optimiser stay float32); auto = bf16 where the hardware computes it "
+        "natively (a CPU with AVX-512 BF16 or AMX, a GPU that supports it), else 32.",
     )
 
 

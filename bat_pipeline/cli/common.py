@@ -1,5 +1,5 @@
 """What every command shares: `--json` output, BAT_HOME, config and MLflow store from the
-common options, a progress bar on a terminal."""
+common options, progress on stderr (a bar on a terminal, lines otherwise)."""
 
 from __future__ import annotations
 
@@ -37,11 +37,12 @@ def store_of(args: argparse.Namespace) -> TrackingStore:
     return TrackingStore.for_home(home)
 
 
-def progress_bar(label: str, enabled: bool) -> Callable[[int, int], None] | None:
-    if not enabled:
-        return None
+def progress_bar(label: str, bar: bool) -> Callable[[int, int], None]:
+    """`progress(done, total)` on stderr: with `bar` (a terminal, no --json) one bar redrawn in
+    place; otherwise one line at each tenth of the work, so that a log file shows it moving."""
+    shown = [-1]
 
-    def show(done: int, total: int) -> None:
+    def draw(done: int, total: int) -> None:
         width = 30
         filled = int(width * done / max(total, 1))
         sys.stderr.write(f"\r{label} [{'#' * filled}{'.' * (width - filled)}] {done}/{total}")
@@ -49,4 +50,17 @@ def progress_bar(label: str, enabled: bool) -> Callable[[int, int], None] | None
             sys.stderr.write("\n")
         sys.stderr.flush()
 
-    return show
+    def line(done: int, total: int) -> None:
+        tenth = 10 * done // max(total, 1)
+        if tenth > shown[0]:
+            shown[0] = tenth
+            sys.stderr.write(f"{label}: {done}/{total}\n")
+            sys.stderr.flush()
+
+    return draw if bar else line
+
+
+def say(text: str) -> None:
+    """One progress line on stderr (stdout stays for the result)."""
+    sys.stderr.write(text + "\n")
+    sys.stderr.flush()

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bat_pipeline.cli.common import config_of, emit, home_of, progress_bar
+from bat_pipeline.cli.common import config_of, emit, home_of, progress_bar, say
 from bat_pipeline.cli.dagster_runs import record_cli_loads
 from bat_pipeline.config import BatConfig
 from bat_pipeline.data.landing import SUFFIXES
@@ -43,16 +44,28 @@ def ingest_paths(
     cfg: BatConfig,
     paths: list[Path],
     progress: Callable[[int, int], None] | None = None,
+    say: Callable[[str], None] | None = None,
 ) -> dict:
-    """Ingest every file, run the quality suite on what changed, rebuild the events table."""
+    """Ingest every file, run the quality suite on what changed, rebuild the events table;
+    `progress(done, total)` after each file and `say(line)` at each later stage."""
+    say = say or (lambda _line: None)
     home.ensure()
     files, errors = expand(paths)
     now = datetime.now(UTC)
     with writer(home.warehouse) as con:
         batch = load_files(con, files, cfg.data, now, progress)
         changed = batch.changed
-        reports = check_partitions(con, changed, cfg.data, home, now=now) if changed else {}
+        reports = {}
+        if changed:
+            say(f"quality: checking {len(changed)} changed day(s)")
+            started = time.perf_counter()
+            reports = check_partitions(con, changed, cfg.data, home, now=now)
+            failed = sum(not r.success for r in reports.values())
+            say(f"quality: {len(changed)} day(s) checked in {time.perf_counter() - started:.0f} s"
+                f", {failed} failed")  # fmt: skip
+        say("events: rebuilding the validated events table")
         replace_table(con, "events")
+    say("dagster: recording the loaded days and their checks for the Dagster UI")
     record_cli_loads(home, batch.results, reports)
     return {
         **totals(batch.results),
@@ -71,7 +84,11 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     home, cfg = home_of(args), config_of(args)
     paths = [Path(p) for p in args.paths]
     report = ingest_paths(
-        home, cfg, paths, progress=progress_bar("ingest", sys.stderr.isatty() and not args.json)
+        home,
+        cfg,
+        paths,
+        progress=progress_bar("ingest", sys.stderr.isatty() and not args.json),
+        say=say,
     )
     emit(args, report, _ingest_text)
     return EXIT_OK if not report["errors"] and not report["quality_failed"] else EXIT_FAILED

@@ -34,6 +34,15 @@ def _failures(result) -> list[str]:
     return messages
 
 
+def step_seconds(result) -> dict[str, float]:
+    """Seconds each step of the run took, in the order they finished (successful steps)."""
+    return {
+        event.step_key: round(event.event_specific_data.duration_ms / 1000, 1)
+        for event in result.all_events
+        if event.is_step_success
+    }
+
+
 def _output(result, node: str):
     """The node's output, or None when it did not succeed in this run."""
     if node not in {e.node_name for e in result.all_node_events if e.is_successful_output}:
@@ -77,6 +86,11 @@ def run_training(
         "decision": "not evaluated",
         "champion_version": alias_version(store, CHAMPION) if candidate else None,
         "errors": [],
+        "step_seconds": step_seconds(result),
+        "training": {
+            "epochs": candidate.epochs if candidate else None,
+            "samples_per_second": round(candidate.samples_per_second) if candidate else None,
+        },
     }
     if evaluation is not None:
         res = evaluation.result
@@ -134,6 +148,11 @@ def describe_run(p: dict) -> str:
     ]
     lines.append(("PROMOTED: " if p["promoted"] else "not promoted: ") + p["decision"])
     lines.append(f"champion is now version {p['champion_version']}")
+    slowest = sorted(p["step_seconds"].items(), key=lambda kv: -kv[1])[:3]
+    lines.append(
+        f"steps took {sum(p['step_seconds'].values()):.0f} s: "
+        + ", ".join(f"{step} {seconds:.0f} s" for step, seconds in slowest)
+    )
     lines.append(f"MLflow run:  {p['mlflow_run_url']}")
     lines.append(f"Dagster run: {p['dagster_run_url']}")
     return "\n".join(lines)

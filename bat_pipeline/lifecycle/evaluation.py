@@ -18,7 +18,7 @@ from bat_pipeline.ml.dataset import TEST, VAL, SampleSet
 from bat_pipeline.ml.metrics import (
     OperatingPoints,
     balanced_threshold,
-    bootstrap_ci,
+    bootstrap_intervals,
     metrics_at,
     operating_points,
 )
@@ -78,14 +78,8 @@ def score_model(
     """Metrics at the model's operating points (chosen on validation), with bootstrap
     intervals."""
     metrics = metrics_at(y, p, points)
-    ci = {}
-    for metric in CI_METRICS:
-
-        def at_threshold(yy: np.ndarray, pp: np.ndarray, m: str = metric) -> float | None:
-            return metrics_at(yy, pp, points)[m]
-
-        interval = bootstrap_ci(y, p, at_threshold, n=200, seed=seed)
-        ci[metric] = list(interval) if interval is not None else None
+    intervals = bootstrap_intervals(y, p, points.accuracy, n=200, seed=seed)
+    ci = {m: list(v) if v is not None else None for m, v in intervals.items() if m in CI_METRICS}
     return ModelScore(name, version, metrics, ci)
 
 

@@ -108,6 +108,7 @@ def train_lstm(
         trainer = L.Trainer(
             accelerator=accelerator,
             devices=1,
+            precision=lightning_precision(cfg, accelerator),
             max_epochs=cfg.max_epochs,
             callbacks=[history, RngState(), stopper, best, latest, *(callbacks or [])],
             logger=loggers or False,
@@ -197,6 +198,20 @@ def _accelerator(cfg: ModelConfig) -> str:
             "set model.accelerator to 'auto' or 'cpu'"
         )
     return "cpu"
+
+
+def lightning_precision(cfg: ModelConfig, accelerator: str) -> str:
+    """Lightning's `precision` for `model.precision` on this accelerator; `auto` takes
+    bfloat16 only where the hardware computes it natively (elsewhere it is emulated, slower
+    than float32)."""
+    if cfg.precision == "auto":
+        native = (
+            torch.cuda.is_bf16_supported()
+            if accelerator == "gpu"
+            else torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported()
+        )
+        return "bf16-mixed" if native else "32-true"
+    return "bf16-mixed" if cfg.precision == "bf16" else "32-true"
 
 
 def _device(accelerator: str) -> torch.device:

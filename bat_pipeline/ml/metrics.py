@@ -84,6 +84,54 @@ def bootstrap_ci(
     return float(low), float(high)
 
 
+def bootstrap_intervals(
+    y_true: np.ndarray,
+    p: np.ndarray,
+    accuracy_threshold: float = 0.5,
+    n: int = 200,
+    seed: int = 0,
+    level: float = 0.95,
+) -> dict[str, tuple[float, float] | None]:
+    """Percentile bootstrap intervals of `accuracy` (at `accuracy_threshold`) and `auc`: the
+    same resamples as `bootstrap_ci` with the same seed, each held as row counts, so that one
+    sort of the probabilities serves every resample (linear time per resample instead of a
+    sort and four metrics). An interval is `None` where `bootstrap_ci` would give `None`."""
+    y, prob = _validated(y_true, p)
+    out: dict[str, tuple[float, float] | None] = {"accuracy": None, "auc": None}
+    if y.size == 0 or not np.isfinite(prob).all():
+        return out
+    correct = ((prob >= accuracy_threshold) == (y == 1)).astype(np.float64)
+    _, tie_group = np.unique(prob, return_inverse=True)
+    rng = np.random.default_rng(seed)
+    accuracy, auc = [], []
+    for _ in range(n):
+        counts = np.bincount(rng.integers(0, y.size, size=y.size), minlength=y.size)
+        accuracy.append(float(counts @ correct) / y.size)
+        value = _weighted_auc(y, tie_group, counts.astype(np.float64))
+        if value is not None:
+            auc.append(value)
+    tail = (1.0 - level) / 2 * 100
+    for name, values in (("accuracy", accuracy), ("auc", auc)):
+        full_data_defined = name == "accuracy" or np.unique(y).size == 2
+        if full_data_defined and len(values) >= max(1, n // 2):
+            low, high = np.percentile(values, [tail, 100 - tail])
+            out[name] = (float(low), float(high))
+    return out
+
+
+def _weighted_auc(y: np.ndarray, tie_group: np.ndarray, weights: np.ndarray) -> float | None:
+    """ROC AUC of rows repeated `weights` times (ties count one half): the Mann-Whitney
+    statistic over groups of equal probability, numbered in increasing order."""
+    groups = int(tie_group.max()) + 1
+    positive = np.bincount(tie_group, weights=weights * y, minlength=groups)
+    negative = np.bincount(tie_group, weights=weights * (1 - y), minlength=groups)
+    n_pos, n_neg = positive.sum(), negative.sum()
+    if n_pos == 0 or n_neg == 0:
+        return None
+    below = np.cumsum(negative) - negative
+    return float((positive * (below + 0.5 * negative)).sum() / (n_pos * n_neg))
+
+
 def _metric_fn(metric: str | Metric) -> Metric:
     if callable(metric):
         return metric

@@ -132,7 +132,7 @@ def test_a_torn_wal_tail_loses_only_that_commit_and_re_ingest_brings_it_back(hom
     assert rows_per_day(db) == {day: 30 for day in DAYS[:2]}  # the torn commit is gone whole
     code, output = cli(home, "ingest", str(home / "landing"), "--json")
     assert code == 0, output
-    report = json.loads(output)
+    report = json.loads(output.splitlines()[0])  # stdout; progress lines follow (stderr)
     assert (report["days_loaded"], report["days_unchanged"]) == (1, 2)
     assert rows_per_day(db) == {day: 30 for day in DAYS}
 

@@ -17,18 +17,21 @@ import pytest
 from bat_pipeline.config import DataConfig, TaskConfig
 from bat_pipeline.data.ingest import ingest_file
 from bat_pipeline.data.warehouse import replace_table, writer
-from bat_pipeline.features.samples import (
+from bat_pipeline.features.cutoffs import (
     SampleError,
+    choose_cutoffs,
+    floor_to_bucket,
+    keep_at_most,
+    resolve_lookback_days,
+    split_of_cutoffs,
+)
+from bat_pipeline.features.samples import (
     apply_scaler,
     build_sample_set,
-    choose_cutoffs,
     fit_scaler,
-    floor_to_bucket,
     inputs_for_index,
     observed_mask,
-    resolve_lookback_days,
     scoring_inputs,
-    split_of_cutoffs,
 )
 from bat_pipeline.features.tables import build_feature_tables
 from bat_pipeline.ml.dataset import TEST, TRAIN, VAL
@@ -476,3 +479,27 @@ def test_scoring_covers_dormant_users_with_an_all_zero_sequence(con):
     active = [i for i, u in enumerate(users) if u != DORMANT]
     assert all(sequences[i].any() for i in active)
     assert sequences.min() >= 0.0 and sequences.max() <= 1.0
+
+
+def test_sample_budget_keeps_each_cutoffs_share_and_is_seeded():
+    cutoffs = [START + timedelta(days=7 * k) for k in range(10)]
+    index = pd.DataFrame(
+        {"cutoff": np.repeat(cutoffs, 300), "user_id": [f"u{i}" for i in range(3000)] * 1}
+    )
+    kept = keep_at_most(index, 1200)
+    assert len(kept) == 1200
+    assert kept.groupby("cutoff").size().tolist() == [120] * 10
+    assert kept.equals(keep_at_most(index, 1200))  # same rows every time
+    assert kept["user_id"].tolist() == sorted(kept["user_id"], key=lambda u: int(u[1:]))
+    assert keep_at_most(index, 3000) is index
+
+
+def test_sample_budget_bounds_the_built_samples(con):
+    full, _, full_index = build(con)
+    budget = len(full) // 2
+    # model_copy skips validation: the config's own floor (1,000) is above this small shop
+    samples, _, index = build(con, TASK.model_copy(update={"max_samples": budget}))
+    assert len(samples) == len(index) <= budget
+    assert sorted(index["split"].unique()) == [TRAIN, VAL, TEST]
+    rows = set(zip(full_index["user_id"], full_index["cutoff"], strict=True))
+    assert set(zip(index["user_id"], index["cutoff"], strict=True)) <= rows

@@ -19,8 +19,8 @@ from bat_pipeline.config import ModelConfig
 from bat_pipeline.ml.baseline import fit_baseline
 from bat_pipeline.ml.checkpoints import validate_checkpoint
 from bat_pipeline.ml.dataset import TEST, TRAIN, SampleSet
-from bat_pipeline.ml.fit import train_lstm
-from bat_pipeline.ml.metrics import bootstrap_ci, classification_metrics
+from bat_pipeline.ml.fit import lightning_precision, train_lstm
+from bat_pipeline.ml.metrics import bootstrap_ci, bootstrap_intervals, classification_metrics
 from bat_pipeline.ml.model import SequenceNet
 from bat_pipeline.ml.predict import predict_proba
 from bat_pipeline.ml.trainable import TrainingError, check_trainable
@@ -129,6 +129,15 @@ def test_training_learns_the_pattern_quietly(samples, tmp_path, capfd, caplog):
     out = capfd.readouterr()
     printed = out.out + out.err + "".join(r.getMessage() for r in caplog.records)
     assert "GPU available" not in printed and "Seed set" not in printed
+
+
+def test_bfloat16_training_learns_the_pattern_and_keeps_float32_weights(samples, tmp_path):
+    cfg = TINY.model_copy(update={"max_epochs": 8, "precision": "bf16"})
+    assert lightning_precision(cfg, "cpu") == "bf16-mixed"
+    assert lightning_precision(TINY, "cpu") == "32-true"
+    result = train_lstm(samples, cfg, tmp_path)
+    assert roc_auc_score(samples.labels[samples.split == TEST], result.test_probabilities) > 0.9
+    assert {p.dtype for p in result.net.parameters()} == {torch.float32}
 
 
 def test_resume_continues_an_interrupted_run_exactly(samples, tmp_path):
@@ -246,6 +255,22 @@ def test_bootstrap_ci():
     low, high = bootstrap_ci(y, p, "auc", n=100, seed=1)
     assert low < roc_auc_score(y, p) < high and high - low < 0.2
     assert bootstrap_ci(np.ones(300), p, "auc") is None
+
+
+def test_bootstrap_intervals_equal_the_resampling_loop():
+    """Row counts and one sort give the intervals of resampling rows and recomputing, ties
+    (rounded probabilities) included."""
+    rng = np.random.default_rng(3)
+    y = rng.integers(0, 2, 500)
+    p = np.round(np.clip(y * 0.3 + rng.random(500) * 0.7, 0, 1), 2)
+    fast = bootstrap_intervals(y, p, accuracy_threshold=0.4, n=50, seed=7)
+    accuracy = bootstrap_ci(
+        y, p, lambda yy, pp: float(np.mean((pp >= 0.4) == (yy == 1))), n=50, seed=7
+    )
+    assert fast["auc"] == pytest.approx(bootstrap_ci(y, p, "auc", n=50, seed=7), abs=1e-12)
+    assert fast["accuracy"] == pytest.approx(accuracy, abs=1e-12)
+    one_class = bootstrap_intervals(np.ones(50), p[:50], n=20)
+    assert one_class["auc"] is None and one_class["accuracy"] is not None
 
 
 def test_baseline_fits_and_predicts_probabilities(samples):
